@@ -15,6 +15,8 @@ type Cluster struct {
 	Region string `json:"region"`
 	// Scheduler is one of slurm, sge, torque, awsbatch.
 	Scheduler string `json:"scheduler"`
+	// VPC is the id of the VPC the cluster's subnets belong to.
+	VPC string `json:"vpc"`
 	// LoginUser is the user people log in as on the head node.
 	LoginUser string `json:"loginUser,omitempty"`
 	// HeadNode describes the cluster's head node.
