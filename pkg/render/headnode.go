@@ -1,0 +1,85 @@
+package render
+
+// securityGroups declares the two groups every cluster has: one that lets
+// SSH reach the head node from the spec's CIDR only, and one that every
+// node of the cluster is in, which lets the nodes talk to each other
+// freely (scheduler daemons, NFS, MPI).
+func (b *builder) securityGroups() {
+	c := b.c
+	b.addResource(idHeadNodeSG, resource{
+		Type: "AWS::EC2::SecurityGroup",
+		Properties: map[string]any{
+			"GroupDescription": "Driftless " + c.Name + ": SSH to the head node",
+			"VpcId":            c.VPC,
+			"SecurityGroupIngress": []map[string]any{{
+				"IpProtocol":  "tcp",
+				"FromPort":    22,
+				"ToPort":      22,
+				"CidrIp":      c.HeadNode.SSHFrom,
+				"Description": "SSH from the spec's headNode.sshFrom",
+			}},
+			"Tags": tagList(b.resourceTags(c.Name+"-head-node", nil), false),
+		},
+	})
+	b.addResource(idClusterSG, resource{
+		Type: "AWS::EC2::SecurityGroup",
+		Properties: map[string]any{
+			"GroupDescription": "Driftless " + c.Name + ": traffic between the cluster's nodes",
+			"VpcId":            c.VPC,
+			"Tags":             tagList(b.resourceTags(c.Name+"-cluster", nil), false),
+		},
+	})
+	// The rule that lets the group reach itself is a resource of its own:
+	// inside the group's own SecurityGroupIngress, a Ref to the group
+	// would be a circular dependency.
+	b.addResource(idClusterSGIngress, resource{
+		Type: "AWS::EC2::SecurityGroupIngress",
+		Properties: map[string]any{
+			"GroupId":               ref(idClusterSG),
+			"SourceSecurityGroupId": ref(idClusterSG),
+			"IpProtocol":            "-1",
+			"Description":           "All traffic between the cluster's nodes",
+		},
+	})
+}
+
+// headNode declares the head node instance.
+func (b *builder) headNode() {
+	c := b.c
+	h := c.HeadNode
+	props := map[string]any{
+		"ImageId":          b.imageFor(h.InstanceType),
+		"InstanceType":     h.InstanceType,
+		"SubnetId":         h.Subnet,
+		"SecurityGroupIds": []any{ref(idHeadNodeSG), ref(idClusterSG)},
+		"Tags":             tagList(b.resourceTags(c.Name+"-head-node", nil), false),
+	}
+	if h.KeyPair != "" {
+		props["KeyName"] = h.KeyPair
+	}
+	b.addResource(idHeadNode, resource{Type: "AWS::EC2::Instance", Properties: props})
+}
+
+// outputs declares what people and the daemon read back from the stack.
+func (b *builder) outputs() {
+	b.addOutput(outHeadNodePublicIP, output{
+		Description: "Public IP address of the head node",
+		Value:       getAtt(idHeadNode, "PublicIp"),
+	})
+	b.addOutput(outHeadNodePrivate, output{
+		Description: "Private IP address of the head node",
+		Value:       getAtt(idHeadNode, "PrivateIp"),
+	})
+	b.addOutput(outLoginUser, output{
+		Description: "User to log in as on the head node",
+		Value:       b.loginUser(),
+	})
+}
+
+// loginUser is the spec's login user, or the default user of the image.
+func (b *builder) loginUser() string {
+	if b.c.LoginUser != "" {
+		return b.c.LoginUser
+	}
+	return "ec2-user"
+}
