@@ -6,6 +6,9 @@ package render
 // freely (scheduler daemons, NFS, MPI).
 func (b *builder) securityGroups() {
 	c := b.c
+	// Group and rule descriptions accept only a-zA-Z0-9, space and
+	// ._-:/()#,@[]+=&;{}!$* (no apostrophes): EC2 rejects the group and
+	// cfn-lint reports E3031.
 	b.addResource(idHeadNodeSG, resource{
 		Type: "AWS::EC2::SecurityGroup",
 		Properties: map[string]any{
@@ -16,7 +19,7 @@ func (b *builder) securityGroups() {
 				"FromPort":    22,
 				"ToPort":      22,
 				"CidrIp":      c.HeadNode.SSHFrom,
-				"Description": "SSH from the spec's headNode.sshFrom",
+				"Description": "SSH from headNode.sshFrom",
 			}},
 			"Tags": tagList(b.resourceTags(c.Name+"-head-node", nil), false),
 		},
@@ -24,7 +27,7 @@ func (b *builder) securityGroups() {
 	b.addResource(idClusterSG, resource{
 		Type: "AWS::EC2::SecurityGroup",
 		Properties: map[string]any{
-			"GroupDescription": "Driftless " + c.Name + ": traffic between the cluster's nodes",
+			"GroupDescription": "Driftless " + c.Name + ": traffic between the nodes of the cluster",
 			"VpcId":            c.VPC,
 			"Tags":             tagList(b.resourceTags(c.Name+"-cluster", nil), false),
 		},
@@ -38,7 +41,7 @@ func (b *builder) securityGroups() {
 			"GroupId":               ref(idClusterSG),
 			"SourceSecurityGroupId": ref(idClusterSG),
 			"IpProtocol":            "-1",
-			"Description":           "All traffic between the cluster's nodes",
+			"Description":           "All traffic between the nodes of the cluster",
 		},
 	})
 }

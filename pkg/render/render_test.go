@@ -237,7 +237,7 @@ func TestTemplateContent(t *testing.T) {
 		{"head node type", d.Resources["HeadNode"].Type, "AWS::EC2::Instance"},
 		{"head node subnet", d.Resources["HeadNode"].Properties["SubnetId"], c.HeadNode.Subnet},
 		{"ssh only from sshFrom", jsonOf(t, d.Resources["HeadNodeSecurityGroup"].Properties["SecurityGroupIngress"]),
-			`[{"CidrIp":"203.0.113.7/32","Description":"SSH from the spec's headNode.sshFrom","FromPort":22,"IpProtocol":"tcp","ToPort":22}]`},
+			`[{"CidrIp":"203.0.113.7/32","Description":"SSH from headNode.sshFrom","FromPort":22,"IpProtocol":"tcp","ToPort":22}]`},
 		{"cluster sg has no inline rules", d.Resources["ClusterSecurityGroup"].Properties["SecurityGroupIngress"], nil},
 		{"self ingress source", jsonOf(t, d.Resources["ClusterSecurityGroupIngressFromCluster"].Properties["SourceSecurityGroupId"]), `{"Ref":"ClusterSecurityGroup"}`},
 		{"self ingress target", jsonOf(t, d.Resources["ClusterSecurityGroupIngressFromCluster"].Properties["GroupId"]), `{"Ref":"ClusterSecurityGroup"}`},
