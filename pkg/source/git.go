@@ -1,0 +1,271 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// DefaultBranch is the branch followed when GitConfig.Branch is empty.
+const DefaultBranch = "main"
+
+// ErrBranchNotFound reports that the remote has no such branch (or no
+// branches at all).
+var ErrBranchNotFound = errors.New("branch not found")
+
+// remoteName is the name of the one remote in the cache repository.
+const remoteName = "origin"
+
+// GitConfig says which repository, branch and sub-directory to follow and
+// where to keep the local clone. Secrets are never part of it: it only names
+// the files or environment variables that hold them.
+type GitConfig struct {
+	// URL of the repository: file:///abs/path, a plain local path, or an
+	// http(s):// URL for smart HTTP.
+	URL string
+	// Branch to follow; DefaultBranch when empty.
+	Branch string
+	// Path is the sub-directory of the repository that holds the specs; ""
+	// is the root.
+	Path string
+	// CacheDir holds the local bare clone. It is created when missing; a
+	// non-empty directory that is not a clone made by this package is never
+	// touched.
+	CacheDir string
+	// MaxFileSize is the largest file read into a snapshot; larger files
+	// are listed in Snapshot.Skipped. DefaultMaxFileSize when zero.
+	MaxFileSize int64
+}
+
+// Git follows one branch of a remote repository. It keeps a bare clone in
+// CacheDir, asks the remote for the branch head on every Fetch, and fetches
+// objects only when the head moved. It is safe for concurrent use; fetches
+// are serialised.
+type Git struct {
+	cfg     GitConfig
+	url     string // what go-git dials
+	display string // the URL with any password removed, for errors and logs
+	subdir  string
+	limit   int64
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	repo *git.Repository
+	last Snapshot
+}
+
+// NewGit checks cfg and returns a Git source. It does no I/O: the clone is
+// made by the first Fetch, so a daemon can start while the remote is down.
+func NewGit(cfg GitConfig, log *slog.Logger) (*Git, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("git source: url is required")
+	}
+	if cfg.CacheDir == "" {
+		return nil, errors.New("git source: cache directory is required")
+	}
+	if cfg.Branch == "" {
+		cfg.Branch = DefaultBranch
+	}
+	if !plumbing.NewBranchReferenceName(cfg.Branch).IsBranch() || strings.ContainsAny(cfg.Branch, " ~^:?*[\\") {
+		return nil, fmt.Errorf("git source: invalid branch name %q", cfg.Branch)
+	}
+	if cfg.MaxFileSize < 0 {
+		return nil, fmt.Errorf("git source: negative max file size %d", cfg.MaxFileSize)
+	}
+	if cfg.MaxFileSize == 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	subdir, err := cleanSubdir(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("git source: %w", err)
+	}
+	u, err := normaliseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("git source: %w", err)
+	}
+	display := redactURL(u)
+	return &Git{
+		cfg:     cfg,
+		url:     u,
+		display: display,
+		subdir:  subdir,
+		limit:   cfg.MaxFileSize,
+		log:     orDiscard(log).With("repo", display, "branch", cfg.Branch),
+	}, nil
+}
+
+// Fetch returns the snapshot of the branch head. When the remote head has
+// not moved since the last call it asks the remote for its refs only and
+// transfers no objects.
+func (g *Git) Fetch(ctx context.Context) (Snapshot, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	snap, err := g.fetch(ctx)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("fetch %s: %w", g.display, err)
+	}
+	return snap, nil
+}
+
+func (g *Git) fetch(ctx context.Context) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	repo, err := g.open()
+	if err != nil {
+		return Snapshot{}, err
+	}
+	remote, err := repo.Remote(remoteName)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("cache %s: %w", g.cfg.CacheDir, err)
+	}
+	auth, err := g.auth()
+	if err != nil {
+		return Snapshot{}, err
+	}
+
+	head, err := g.remoteHead(ctx, remote, auth)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	localName := plumbing.NewRemoteReferenceName(remoteName, g.cfg.Branch)
+	hash, have := g.localHead(repo, localName)
+	if !have || hash != head {
+		g.log.Debug("fetching", "head", head.String())
+		err := remote.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: remoteName,
+			RefSpecs:   []config.RefSpec{g.refSpec()},
+			Auth:       auth,
+			Force:      true,
+			Tags:       git.NoTags,
+		})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return Snapshot{}, err
+		}
+		if hash, have = g.localHead(repo, localName); !have {
+			return Snapshot{}, fmt.Errorf("%w: %q after fetch", ErrBranchNotFound, g.cfg.Branch)
+		}
+	} else {
+		g.log.Debug("remote unchanged", "revision", hash.String())
+	}
+
+	if g.last.Revision == hash.String() {
+		return g.last.clone(), nil
+	}
+	commit, err := repo.CommitObject(hash)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read commit %s: %w", hash, err)
+	}
+	snap, err := readCommit(commit, g.subdir, g.limit, g.log)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	g.log.Info("new revision", "revision", snap.Revision, "files", len(snap.Files))
+	g.last = snap
+	return snap.clone(), nil
+}
+
+// remoteHead asks the remote for the hash of the followed branch: one
+// round trip, no objects.
+func (g *Git) remoteHead(ctx context.Context, remote *git.Remote, auth transport.AuthMethod) (plumbing.Hash, error) {
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %q (the repository is empty)", ErrBranchNotFound, g.cfg.Branch)
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	want := plumbing.NewBranchReferenceName(g.cfg.Branch)
+	for _, r := range refs {
+		if r.Name() == want && r.Type() == plumbing.HashReference {
+			return r.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%w: %q", ErrBranchNotFound, g.cfg.Branch)
+}
+
+// localHead returns the hash the cache holds for the followed branch, and
+// whether that commit is present.
+func (g *Git) localHead(repo *git.Repository, name plumbing.ReferenceName) (plumbing.Hash, bool) {
+	ref, err := repo.Reference(name, true)
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	if _, err := repo.CommitObject(ref.Hash()); err != nil {
+		return plumbing.ZeroHash, false
+	}
+	return ref.Hash(), true
+}
+
+func (g *Git) refSpec() config.RefSpec {
+	return config.RefSpec(fmt.Sprintf("+%s:%s",
+		plumbing.NewBranchReferenceName(g.cfg.Branch),
+		plumbing.NewRemoteReferenceName(remoteName, g.cfg.Branch)))
+}
+
+// clone copies the file maps so that a caller that modifies its snapshot
+// cannot change the one kept for the next call. Contents are shared.
+func (s Snapshot) clone() Snapshot {
+	c := Snapshot{Revision: s.Revision, Files: maps.Clone(s.Files)}
+	if s.Skipped != nil {
+		c.Skipped = maps.Clone(s.Skipped)
+	}
+	return c
+}
+
+// normaliseURL turns a plain local path into an absolute one, so that the
+// URL stored in the cache compares equal across working directories.
+func normaliseURL(raw string) (string, error) {
+	if strings.Contains(raw, "://") {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", fmt.Errorf("parse url: %w", err)
+		}
+		switch u.Scheme {
+		case "file", "http", "https", "ssh", "git":
+		default:
+			return "", fmt.Errorf("unsupported url scheme %q", u.Scheme)
+		}
+		return raw, nil
+	}
+	if isLocalPath(raw) {
+		abs, err := filepath.Abs(raw)
+		if err != nil {
+			return "", err
+		}
+		return abs, nil
+	}
+	return raw, nil // scp-like user@host:path
+}
+
+// isLocalPath tells a plain path from the scp-like SSH form user@host:path.
+func isLocalPath(raw string) bool {
+	if filepath.IsAbs(raw) || strings.HasPrefix(raw, ".") {
+		return true
+	}
+	i := strings.Index(raw, ":")
+	return i < 0 || strings.Contains(raw[:i], "/")
+}
+
+// redactURL removes a password from a URL so that it can be logged.
+func redactURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
