@@ -1,0 +1,190 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/driftless/driftless/pkg/scale"
+)
+
+var _ scale.Runner = (*SSH)(nil)
+
+// SSHConfig says how to reach a head node.
+type SSHConfig struct {
+	// Addr is host:port of the head node's sshd.
+	Addr string
+	User string
+	// Key is the private key, PEM or OpenSSH format.
+	Key []byte
+	// KnownHosts is the path of a known_hosts file holding the head
+	// node's host key. It is required: there is no way to turn host-key
+	// checking off.
+	KnownHosts string
+	// Env is set for each command, as NAME=value, through env(1) on the
+	// remote side (sshd's AcceptEnv is usually closed).
+	Env []string
+	// DialTimeout bounds connecting and the handshake; 10 s when zero.
+	DialTimeout time.Duration
+}
+
+// SSH runs commands on a remote head node over one reused SSH connection,
+// reconnecting when it breaks.
+type SSH struct {
+	cfg    SSHConfig
+	client *ssh.ClientConfig
+
+	mu   sync.Mutex
+	conn *ssh.Client
+}
+
+// NewSSH checks the configuration and loads the key and known hosts; it
+// does not connect.
+func NewSSH(cfg SSHConfig) (*SSH, error) {
+	if cfg.Addr == "" || cfg.User == "" {
+		return nil, errors.New("ssh runner: address and user are required")
+	}
+	if cfg.KnownHosts == "" {
+		return nil, errors.New("ssh runner: a known_hosts file is required")
+	}
+	signer, err := ssh.ParsePrivateKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("ssh runner: private key: %w", err)
+	}
+	hostKeys, err := knownhosts.New(cfg.KnownHosts)
+	if err != nil {
+		return nil, fmt.Errorf("ssh runner: known hosts: %w", err)
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	return &SSH{cfg: cfg, client: &ssh.ClientConfig{
+		User:            cfg.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: hostKeys,
+		Timeout:         cfg.DialTimeout,
+	}}, nil
+}
+
+func (s *SSH) connect(ctx context.Context) (*ssh.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		return s.conn, nil
+	}
+	d := net.Dialer{Timeout: s.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.DialTimeout))
+	c, chans, reqs, err := ssh.NewClientConn(nc, s.cfg.Addr, s.client)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.conn = ssh.NewClient(c, chans, reqs)
+	return s.conn, nil
+}
+
+func (s *SSH) drop(c *ssh.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == c {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// Close closes the connection, if one is open.
+func (s *SSH) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close()
+	s.conn = nil
+	return err
+}
+
+// Run runs one command on the head node. The program and each argument
+// are quoted for the remote shell, so an argument is never split or
+// expanded there.
+func (s *SSH) Run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	out, err := s.run(ctx, stdin, name, args)
+	var exit *ssh.ExitError
+	if err != nil && !errors.As(err, &exit) && ctx.Err() == nil && stdin == nil {
+		// The connection may have gone stale; try once on a new one.
+		out, err = s.run(ctx, stdin, name, args)
+	}
+	return out, err
+}
+
+func (s *SSH) run(ctx context.Context, stdin io.Reader, name string, args []string) ([]byte, error) {
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s@%s: %w", s.cfg.User, s.cfg.Addr, err)
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		s.drop(c)
+		return nil, fmt.Errorf("ssh %s@%s: session: %w", s.cfg.User, s.cfg.Addr, err)
+	}
+	defer sess.Close()
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr, sess.Stdin = &stdout, &stderr, stdin
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(Command(s.cfg.Env, name, args...)) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		var exit *ssh.ExitError
+		if !errors.As(err, &exit) {
+			s.drop(c)
+		}
+		return stdout.Bytes(), commandError(name, args, err, stderr.Bytes())
+	}
+	return stdout.Bytes(), nil
+}
+
+// Command builds the remote command line: env(1) with the variables when
+// there are any, then the program and its arguments, each quoted.
+func Command(env []string, name string, args ...string) string {
+	var parts []string
+	if len(env) > 0 {
+		parts = append(parts, "env")
+		for _, e := range env {
+			parts = append(parts, Quote(e))
+		}
+	}
+	parts = append(parts, Quote(name))
+	for _, a := range args {
+		parts = append(parts, Quote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Quote quotes s for a POSIX shell: a word of safe characters is left as
+// it is, anything else is put in single quotes.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
