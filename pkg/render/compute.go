@@ -50,6 +50,12 @@ func (b *builder) launchTemplate(q spec.Queue) {
 	if c.HeadNode.KeyPair != "" {
 		data["KeyName"] = c.HeadNode.KeyPair
 	}
+	ud, err := userDataValue(ComputeNodeConfig(c, &q))
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	data["UserData"] = ud
 	b.addResource(idLaunchTemplate(q.Name), resource{
 		Type: "AWS::EC2::LaunchTemplate",
 		Properties: map[string]any{

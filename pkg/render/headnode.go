@@ -1,5 +1,7 @@
 package render
 
+import "github.com/driftless/driftless/pkg/spec"
+
 // securityGroups declares the two groups every cluster has: one that lets
 // SSH reach the head node from the spec's CIDR only, and one that every
 // node of the cluster is in, which lets the nodes talk to each other
@@ -60,7 +62,23 @@ func (b *builder) headNode() {
 	if h.KeyPair != "" {
 		props["KeyName"] = h.KeyPair
 	}
-	b.addResource(idHeadNode, resource{Type: "AWS::EC2::Instance", Properties: props})
+	cfg := HeadNodeConfig(c)
+	ud, err := userDataValue(cfg)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	props["UserData"] = ud
+	text, err := cfg.SubText()
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	b.addResource(idHeadNode, resource{
+		Type:       "AWS::EC2::Instance",
+		Metadata:   map[string]any{MetadataKey: sub(text)},
+		Properties: props,
+	})
 }
 
 // outputs declares what people and the daemon read back from the stack.
@@ -75,14 +93,14 @@ func (b *builder) outputs() {
 	})
 	b.addOutput(outLoginUser, output{
 		Description: "User to log in as on the head node",
-		Value:       b.loginUser(),
+		Value:       loginUser(b.c),
 	})
 }
 
 // loginUser is the spec's login user, or the default user of the image.
-func (b *builder) loginUser() string {
-	if b.c.LoginUser != "" {
-		return b.c.LoginUser
+func loginUser(c *spec.Cluster) string {
+	if c.LoginUser != "" {
+		return c.LoginUser
 	}
 	return "ec2-user"
 }

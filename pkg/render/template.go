@@ -35,6 +35,7 @@ type resource struct {
 	Type       string         `json:"Type"`
 	Condition  string         `json:"Condition,omitempty"`
 	DependsOn  []string       `json:"DependsOn,omitempty"`
+	Metadata   map[string]any `json:"Metadata,omitempty"`
 	Properties map[string]any `json:"Properties"`
 }
 
@@ -70,6 +71,13 @@ func (b *builder) addResource(id string, r resource) {
 		r.Properties = map[string]any{}
 	}
 	b.t.Resources[id] = r
+}
+
+// fail records the first error; later steps become no-ops.
+func (b *builder) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
 }
 
 func (b *builder) addOutput(id string, o output) {

@@ -1,0 +1,198 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/driftless/driftless/pkg/spec"
+)
+
+// Role says what a node is in its cluster.
+type Role string
+
+// The roles of a node.
+const (
+	RoleHead    Role = "head"
+	RoleCompute Role = "compute"
+)
+
+// NodeConfig is everything a node needs to know at boot to become part of
+// its cluster: who it is, where the scheduler and the shared directories
+// are, and the site settings (proxy, install scripts) to apply. The
+// renderer builds one per node role and queue; the node bootstrap reads it
+// from /etc/driftless/node.json.
+//
+// Compute nodes get it in their launch template's user data, so a change
+// reaches new nodes through a new launch template version. The head node
+// gets it in the Metadata of its instance resource (key MetadataKey), so
+// a change such as a queue's new maximum does not touch the head node's
+// user data, which would stop and restart it.
+type NodeConfig struct {
+	Cluster   string `json:"cluster"`
+	Stack     string `json:"stack"`
+	Region    string `json:"region"`
+	Scheduler string `json:"scheduler"`
+	Role      Role   `json:"role"`
+	// Queue is the compute node's queue; empty on the head node.
+	Queue     string `json:"queue,omitempty"`
+	LoginUser string `json:"loginUser"`
+	// HeadNodeAddress is the head node's private IP, for compute nodes.
+	HeadNodeAddress *Ref `json:"headNodeAddress,omitempty"`
+	// Queues are the cluster's queues, for the head node's scheduler.
+	Queues []QueueConfig `json:"queues,omitempty"`
+}
+
+// QueueConfig is one queue as the head node's scheduler sees it.
+type QueueConfig struct {
+	Name         string `json:"name"`
+	InstanceType string `json:"instanceType"`
+	MinNodes     int    `json:"minNodes"`
+	MaxNodes     int    `json:"maxNodes"`
+	// Group is the queue's Auto Scaling group.
+	Group string `json:"group"`
+}
+
+// MetadataKey is the key of the head node resource's Metadata that holds
+// its NodeConfig, as a JSON string (read it with cfn-get-metadata -k).
+const MetadataKey = "Driftless::Node"
+
+// Ref is a value CloudFormation fills in when it creates or updates the
+// stack: the Ref of a resource of the template, or one of its attributes.
+// In a NodeConfig it is written as an Fn::Sub variable, ${Resource} or
+// ${Resource.Attribute}.
+type Ref struct {
+	Resource  string
+	Attribute string
+}
+
+// subOpen stands for the "${" of a reference while the node configuration
+// is JSON text. encoding/json never writes \u007b for "{", and a user's
+// literal text "$\u007b" comes out as "$\\u007b", so after encoding the
+// sequence occurs exactly where a Ref was written.
+const subOpen = `$\u007b`
+
+// MarshalJSON writes the reference in the form UserData turns into an
+// Fn::Sub variable.
+func (r Ref) MarshalJSON() ([]byte, error) {
+	if !isAlnum(r.Resource) || (r.Attribute != "" && !isAlnum(strings.ReplaceAll(r.Attribute, ".", ""))) {
+		return nil, fmt.Errorf("bad reference %q.%q", r.Resource, r.Attribute)
+	}
+	v := r.Resource
+	if r.Attribute != "" {
+		v += "." + r.Attribute
+	}
+	return []byte(`"` + subOpen + v + `}"`), nil
+}
+
+// SubText encodes cfg as indented JSON ready for Fn::Sub: every "${" of
+// the user's own text is escaped as "${!", which CloudFormation turns back
+// into "${", and every Ref becomes a ${...} variable.
+func (cfg NodeConfig) SubText() (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cfg); err != nil {
+		return "", fmt.Errorf("node config: %w", err)
+	}
+	s := strings.ReplaceAll(strings.TrimSuffix(buf.String(), "\n"), "${", "${!")
+	return strings.ReplaceAll(s, subOpen, "${"), nil
+}
+
+// maxUserData is the largest user data EC2 accepts, before base64.
+const maxUserData = 16 << 10
+
+// UserData returns the user data of a node: a shell script that writes the
+// node's configuration to /etc/driftless/node.json, or for the head node,
+// where the configuration lives in the instance's Metadata, the identity
+// needed to fetch it. The text is meant for Fn::Sub (see SubText). The
+// bootstrap that installs the scheduler and mounts the shared directories
+// builds on this file.
+func UserData(cfg NodeConfig) (string, error) {
+	body := cfg
+	if cfg.Role == RoleHead {
+		body = NodeConfig{Cluster: cfg.Cluster, Stack: cfg.Stack, Region: cfg.Region, Scheduler: cfg.Scheduler, Role: cfg.Role, LoginUser: cfg.LoginUser}
+	}
+	text, err := body.SubText()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("#!/bin/bash\n")
+	b.WriteString("# Driftless node " + string(cfg.Role) + ": writes the node's configuration for the bootstrap.\n")
+	if cfg.Role == RoleHead {
+		fmt.Fprintf(&b, "# The full configuration is in the Metadata of resource %s, key %s.\n", idHeadNode, MetadataKey)
+	}
+	b.WriteString("set -euo pipefail\n")
+	b.WriteString("umask 022\n")
+	b.WriteString("mkdir -p /etc/driftless\n")
+	b.WriteString("cat >/etc/driftless/node.json <<'DRIFTLESS_NODE_JSON'\n")
+	b.WriteString(text)
+	b.WriteString("\nDRIFTLESS_NODE_JSON\n")
+	if b.Len() > maxUserData {
+		return "", fmt.Errorf("user data of the %s node is %d bytes, more than EC2's %d", cfg.Role, b.Len(), maxUserData)
+	}
+	return b.String(), nil
+}
+
+// HeadNodeConfig is the configuration of the cluster's head node.
+func HeadNodeConfig(c *spec.Cluster) NodeConfig {
+	cfg := baseNodeConfig(c, RoleHead)
+	for _, q := range c.Compute {
+		cfg.Queues = append(cfg.Queues, QueueConfig{
+			Name:         q.Name,
+			InstanceType: q.InstanceType,
+			MinNodes:     q.MinNodes,
+			MaxNodes:     q.MaxNodes,
+			Group:        GroupName(c.Name, q.Name),
+		})
+	}
+	return cfg
+}
+
+// ComputeNodeConfig is the configuration of the nodes of queue q.
+func ComputeNodeConfig(c *spec.Cluster, q *spec.Queue) NodeConfig {
+	cfg := baseNodeConfig(c, RoleCompute)
+	cfg.Queue = q.Name
+	cfg.HeadNodeAddress = &Ref{Resource: idHeadNode, Attribute: "PrivateIp"}
+	return cfg
+}
+
+func baseNodeConfig(c *spec.Cluster, role Role) NodeConfig {
+	return NodeConfig{
+		Cluster:   c.Name,
+		Stack:     StackName(c.Name),
+		Region:    c.Region,
+		Scheduler: c.Scheduler,
+		Role:      role,
+		LoginUser: loginUser(c),
+	}
+}
+
+// sub turns text in Fn::Sub form into a template value: Fn::Sub when it
+// holds a variable, else the plain text with the escapes undone (cfn-lint
+// warns about an Fn::Sub without variables, W1020).
+func sub(text string) any {
+	for i := 0; ; {
+		j := strings.Index(text[i:], "${")
+		if j < 0 {
+			return strings.ReplaceAll(text, "${!", "${")
+		}
+		i += j + 2
+		if !strings.HasPrefix(text[i:], "!") {
+			return map[string]any{"Fn::Sub": text}
+		}
+	}
+}
+
+// userDataValue is the UserData property of a node: base64 of the
+// substituted script.
+func userDataValue(cfg NodeConfig) (any, error) {
+	s, err := UserData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Fn::Base64": sub(s)}, nil
+}

@@ -1,0 +1,113 @@
+package render
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// resolveSub does what CloudFormation does to an Fn::Sub string: variables
+// are replaced by their values and ${! becomes ${.
+func resolveSub(t *testing.T, text string, vars map[string]string) string {
+	t.Helper()
+	re := regexp.MustCompile(`\$\{(!?)([^}]*)\}`)
+	return re.ReplaceAllStringFunc(text, func(m string) string {
+		g := re.FindStringSubmatch(m)
+		if g[1] == "!" {
+			return "${" + g[2] + "}"
+		}
+		v, ok := vars[g[2]]
+		if !ok {
+			t.Fatalf("unexpected variable ${%s}", g[2])
+		}
+		return v
+	})
+}
+
+func TestSubTextRoundTrip(t *testing.T) {
+	tests := []struct {
+		name    string
+		cluster string
+	}{
+		{"plain", "alpha"},
+		{"dollar brace", "a${HOME}b"},
+		{"escaped already", "a${!x}b"},
+		{"literal sentinel", `$\u007bHeadNode.PrivateIp}`},
+		{"html", "<a & b>"},
+		{"unicode", "grüße ${ü}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := NodeConfig{Cluster: tt.cluster, Role: RoleCompute, HeadNodeAddress: &Ref{Resource: "HeadNode", Attribute: "PrivateIp"}}
+			text, err := cfg.SubText()
+			if err != nil {
+				t.Fatal(err)
+			}
+			resolved := resolveSub(t, text, map[string]string{"HeadNode.PrivateIp": "10.0.0.9"})
+			var got map[string]any
+			if err := json.Unmarshal([]byte(resolved), &got); err != nil {
+				t.Fatalf("resolved text is not JSON: %v\n%s", err, resolved)
+			}
+			if got["cluster"] != tt.cluster {
+				t.Errorf("cluster = %q, want %q", got["cluster"], tt.cluster)
+			}
+			if got["headNodeAddress"] != "10.0.0.9" {
+				t.Errorf("headNodeAddress = %q", got["headNodeAddress"])
+			}
+		})
+	}
+}
+
+func TestSub(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // JSON of the value
+	}{
+		{"no variables", "a b", `"a b"`},
+		{"only escapes", "a ${!HOME} ${!!x}", `"a ${HOME} ${!x}"`},
+		{"variable", "a ${X}", `{"Fn::Sub":"a ${X}"}`},
+		{"escape then variable", "${!a} ${X.Y}", `{"Fn::Sub":"${!a} ${X.Y}"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := jsonOf(t, sub(tt.in)); got != tt.want {
+				t.Errorf("sub(%q) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefMarshalRejectsBadIds(t *testing.T) {
+	for _, r := range []Ref{{Resource: "a-b"}, {Resource: ""}, {Resource: "A", Attribute: "x}y"}} {
+		if _, err := json.Marshal(r); err == nil {
+			t.Errorf("%+v accepted", r)
+		}
+	}
+}
+
+func TestUserData(t *testing.T) {
+	c := minimal()
+	head, err := UserData(HeadNodeConfig(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(head, `"queues"`) {
+		t.Error("head node user data carries the queues; a queue change would restart the head node")
+	}
+	compute, err := UserData(ComputeNodeConfig(c, &c.Compute[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#!/bin/bash\n", `"queue": "compute"`, `"headNodeAddress": "${HeadNode.PrivateIp}"`} {
+		if !strings.Contains(compute, want) {
+			t.Errorf("compute user data lacks %q:\n%s", want, compute)
+		}
+	}
+	big := ComputeNodeConfig(c, &c.Compute[0])
+	big.Cluster = strings.Repeat("x", maxUserData)
+	if _, err := UserData(big); err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("oversized user data: err = %v", err)
+	}
+}
