@@ -60,6 +60,9 @@ func checkAuth(cfg GitConfig, kind transportKind) error {
 	if cfg.SSHKeyPassphraseFile != "" && cfg.SSHKeyPassphraseEnv != "" {
 		return errors.New("set one of SSH key passphrase file and environment variable, not both")
 	}
+	if cfg.CAFile != "" && !strings.HasPrefix(cfg.URL, "https://") {
+		return errors.New("a CA file applies to https:// URLs only")
+	}
 	password := cfg.PasswordFile != "" || cfg.PasswordEnv != ""
 	sshOnly := cfg.SSHKeyFile != "" || cfg.KnownHostsFile != "" || cfg.InsecureIgnoreHostKey ||
 		cfg.SSHKeyPassphraseFile != "" || cfg.SSHKeyPassphraseEnv != ""
@@ -172,6 +175,18 @@ func (g *Git) sshAuth() (transport.AuthMethod, error) {
 	}
 	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(addr)
 	return &sshAuth{PublicKeys: keys}, nil
+}
+
+// caBundle reads the extra certificate authorities, if any.
+func (g *Git) caBundle() ([]byte, error) {
+	if g.cfg.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(g.cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	return b, nil
 }
 
 // sshAuth bounds the SSH dial, which go-git does not tie to a context.

@@ -3,11 +3,16 @@ package source
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/driftless/driftless/internal/testbed/gitserver"
 	"github.com/driftless/driftless/internal/testbed/sshserver"
@@ -75,6 +80,54 @@ func TestGitHTTPAuth(t *testing.T) {
 	}
 }
 
+func TestGitHTTPSPrivateCA(t *testing.T) {
+	const token = "tok-tls-77"
+	root := t.TempDir()
+	srv := gitserver.Start(t, root, gitserver.WithTLS(), gitserver.WithBasicAuth("ci", token))
+	repo := gitserver.NewRepo(t, root, "clusters")
+	rev := repo.Commit(t, "first", map[string]string{"a.yaml": "a"})
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, srv.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DRIFTLESS_TEST_TLS_TOKEN", token)
+	url := srv.URL("clusters")
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("url %s is not https", url)
+	}
+
+	tests := []struct {
+		name    string
+		cfg     GitConfig
+		wantErr string
+	}{
+		{"trusted CA", GitConfig{CAFile: ca}, ""},
+		{"unknown CA", GitConfig{}, "certificate"},
+		{"missing CA file", GitConfig{CAFile: filepath.Join(dir, "nope.pem")}, "read CA file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.URL, cfg.Username, cfg.PasswordEnv = url, "ci", "DRIFTLESS_TEST_TLS_TOKEN"
+			g := newGit(t, cfg)
+			snap, err := g.Fetch(context.Background())
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if snap.Revision != rev {
+					t.Errorf("revision = %s, want %s", snap.Revision, rev)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error = %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestGitSSH(t *testing.T) {
 	sshd := sshserver.Start(t)
 	repo := gitserver.NewRepo(t, t.TempDir(), "clusters")
@@ -92,6 +145,13 @@ func TestGitSSH(t *testing.T) {
 	sshd.WriteKnownHosts(t, changed, sshserver.NewKey(t, otherHost))
 	strangerKey := filepath.Join(keys, "stranger")
 	sshserver.NewKey(t, strangerKey)
+	lockedKey := filepath.Join(keys, "locked")
+	sshd.Authorize(t, writeLockedKey(t, lockedKey, "open sesame"))
+	passphrase := filepath.Join(keys, "passphrase")
+	if err := os.WriteFile(passphrase, []byte("open sesame\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DRIFTLESS_TEST_WRONG_PASSPHRASE", "open says me")
 
 	tests := []struct {
 		name    string
@@ -102,6 +162,9 @@ func TestGitSSH(t *testing.T) {
 		{"insecure", GitConfig{URL: url, SSHKeyFile: sshd.ClientKeyFile, InsecureIgnoreHostKey: true}, ""},
 		{"unknown host", GitConfig{URL: url, SSHKeyFile: sshd.ClientKeyFile, KnownHostsFile: unknown}, "is not in known_hosts file"},
 		{"changed host key", GitConfig{URL: url, SSHKeyFile: sshd.ClientKeyFile, KnownHostsFile: changed}, "does not match known_hosts file"},
+		{"key with passphrase", GitConfig{URL: url, SSHKeyFile: lockedKey, SSHKeyPassphraseFile: passphrase, KnownHostsFile: sshd.KnownHostsFile}, ""},
+		{"wrong passphrase", GitConfig{URL: url, SSHKeyFile: lockedKey, SSHKeyPassphraseEnv: "DRIFTLESS_TEST_WRONG_PASSPHRASE", KnownHostsFile: sshd.KnownHostsFile}, "ssh key " + lockedKey},
+		{"no passphrase", GitConfig{URL: url, SSHKeyFile: lockedKey, KnownHostsFile: sshd.KnownHostsFile}, "ssh key " + lockedKey},
 		{"key not authorised", GitConfig{URL: url, SSHKeyFile: strangerKey, KnownHostsFile: sshd.KnownHostsFile}, "unable to authenticate"},
 		{"missing known_hosts", GitConfig{URL: url, SSHKeyFile: sshd.ClientKeyFile, KnownHostsFile: filepath.Join(keys, "nope")}, "known_hosts"},
 		{"missing key", GitConfig{URL: scpLike, SSHKeyFile: filepath.Join(keys, "nope"), KnownHostsFile: sshd.KnownHostsFile}, "read ssh key"},
@@ -138,6 +201,28 @@ func TestGitSSH(t *testing.T) {
 	}
 }
 
+// writeLockedKey writes a passphrase-protected ed25519 key and returns its
+// public half.
+func writeLockedKey(t *testing.T, file, passphrase string) gossh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := gossh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sshPub
+}
+
 func TestNewGitRejectsMismatchedCredentials(t *testing.T) {
 	tests := []struct {
 		name string
@@ -150,6 +235,7 @@ func TestNewGitRejectsMismatchedCredentials(t *testing.T) {
 		{"ssh without key", GitConfig{URL: "git@h:x.git", KnownHostsFile: "kh"}},
 		{"ssh without known_hosts", GitConfig{URL: "ssh://git@h/x.git", SSHKeyFile: "k"}},
 		{"known_hosts and insecure", GitConfig{URL: "ssh://git@h/x.git", SSHKeyFile: "k", KnownHostsFile: "kh", InsecureIgnoreHostKey: true}},
+		{"CA file on http", GitConfig{URL: "http://h/x.git", CAFile: "ca.pem"}},
 		{"password on a local path", GitConfig{URL: "/srv/x.git", PasswordEnv: "E"}},
 		{"passphrase file and env", GitConfig{URL: "ssh://git@h/x.git", SSHKeyFile: "k", KnownHostsFile: "kh", SSHKeyPassphraseFile: "f", SSHKeyPassphraseEnv: "E"}},
 	}

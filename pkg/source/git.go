@@ -58,6 +58,11 @@ type GitConfig struct {
 	// password or access token.
 	PasswordEnv string
 
+	// CAFile names a PEM file of certificate authorities trusted for an
+	// https:// URL in addition to the system's, for a server with a private
+	// CA.
+	CAFile string
+
 	// SSHKeyFile names the private key file for SSH URLs (OpenSSH or PEM
 	// format). The SSH user comes from the URL ("git" when it has none).
 	SSHKeyFile string
@@ -177,8 +182,12 @@ func (g *Git) fetch(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
+	ca, err := g.caBundle()
+	if err != nil {
+		return Snapshot{}, err
+	}
 
-	head, err := g.remoteHead(ctx, remote, auth)
+	head, err := g.remoteHead(ctx, remote, auth, ca)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -190,6 +199,7 @@ func (g *Git) fetch(ctx context.Context) (Snapshot, error) {
 			RemoteName: remoteName,
 			RefSpecs:   []config.RefSpec{g.refSpec()},
 			Auth:       auth,
+			CABundle:   ca,
 			Force:      true,
 			Tags:       git.NoTags,
 		})
@@ -226,8 +236,8 @@ func (g *Git) fetch(ctx context.Context) (Snapshot, error) {
 
 // remoteHead asks the remote for the hash of the followed branch: one
 // round trip, no objects.
-func (g *Git) remoteHead(ctx context.Context, remote *git.Remote, auth transport.AuthMethod) (plumbing.Hash, error) {
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+func (g *Git) remoteHead(ctx context.Context, remote *git.Remote, auth transport.AuthMethod, ca []byte) (plumbing.Hash, error) {
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, CABundle: ca})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %q (the repository is empty)", ErrBranchNotFound, g.cfg.Branch)
 	}

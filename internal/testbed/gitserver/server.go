@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"crypto/subtle"
+	"encoding/pem"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ type Server struct {
 	refLists    atomic.Int64
 
 	username, password string
+	tls                bool
 }
 
 // Option changes how Start configures a Server.
@@ -35,6 +37,12 @@ func WithBasicAuth(username, password string) Option {
 	return func(s *Server) {
 		s.username, s.password = username, password
 	}
+}
+
+// WithTLS serves HTTPS with a certificate for 127.0.0.1 signed by a test
+// CA; CACertPEM returns the CA for clients to trust.
+func WithTLS() Option {
+	return func(s *Server) { s.tls = true }
 }
 
 // Start serves every bare repo under root over smart HTTP (`git
@@ -63,7 +71,7 @@ func Start(t testing.TB, root string, opts ...Option) *Server {
 		InheritEnv: []string{"PATH"},
 		Stderr:     logWriter{t},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		if !s.authorised(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -78,6 +86,11 @@ func Start(t testing.TB, root string, opts ...Option) *Server {
 		}
 		backend.ServeHTTP(w, r)
 	}))
+	if s.tls {
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -99,6 +112,15 @@ func (s *Server) URL(repo string) string {
 		repo += ".git"
 	}
 	return s.srv.URL + "/" + strings.TrimPrefix(repo, "/")
+}
+
+// CACertPEM returns the PEM certificate a client must trust to reach a
+// server started WithTLS.
+func (s *Server) CACertPEM() []byte {
+	if s.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 
 // Requests is the number of HTTP requests served so far, refused ones

@@ -40,6 +40,8 @@ type Server struct {
 	KnownHostsFile string
 	// HostKey is the server's public host key.
 	HostKey ssh.PublicKey
+
+	authorizedKeys string
 }
 
 // Start runs sshd -D on 127.0.0.1 with a generated configuration, host key
@@ -78,6 +80,7 @@ func Start(t testing.TB) *Server {
 		ClientKeyFile:  clientKey,
 		KnownHostsFile: filepath.Join(dir, "known_hosts"),
 		HostKey:        hostPub,
+		authorizedKeys: authorized,
 	}
 	// A free port may be taken between the probe and sshd's bind: try a few.
 	var lastErr error
@@ -190,6 +193,20 @@ func (s *Server) WriteKnownHosts(t testing.TB, file string, key ssh.PublicKey) {
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
 	if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Authorize lets key log in as User too; sshd reads the file on every
+// connection.
+func (s *Server) Authorize(t testing.TB, key ssh.PublicKey) {
+	t.Helper()
+	f, err := os.OpenFile(s.authorizedKeys, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(ssh.MarshalAuthorizedKey(key)); err != nil {
 		t.Fatal(err)
 	}
 }
