@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -74,12 +73,4 @@ func (s *Snapshot) skip(name string, reason error, log *slog.Logger) {
 	}
 	s.Skipped[name] = reason
 	log.Warn("file skipped", "file", name, "revision", s.Revision, "reason", reason.Error())
-}
-
-// shortRev abbreviates a revision for log lines.
-func shortRev(rev string) string {
-	if strings.HasPrefix(rev, "dir:") || len(rev) <= 12 {
-		return rev
-	}
-	return rev[:12]
 }
