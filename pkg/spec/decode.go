@@ -227,6 +227,10 @@ func (d *decoder) decodeField(n *yaml.Node, v reflect.Value, path string, f *fie
 	t := v.Type()
 	switch {
 	case t == durationType:
+		if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+			d.errorf(posOf(n), path, "must be a duration with a unit such as 10m or 1h30m, not the number %s; did you mean %sm?", n.Value, n.Value)
+			return
+		}
 		s, ok := d.scalarString(n, path, "a duration such as 10m or 1h30m")
 		if !ok {
 			return
@@ -238,10 +242,10 @@ func (d *decoder) decodeField(n *yaml.Node, v reflect.Value, path string, f *fie
 		}
 		v.Set(reflect.ValueOf(Duration{dur}))
 		if f != nil && f.min != nil && dur.Seconds() < *f.min {
-			d.errorf(posOf(n), path, "must be at least %s", time.Duration(*f.min*float64(time.Second)))
+			d.errorf(posOf(n), path, "must be at least %s, not %s", Duration{time.Duration(*f.min * float64(time.Second))}, s)
 		}
 		if f != nil && f.max != nil && dur.Seconds() > *f.max {
-			d.errorf(posOf(n), path, "must be at most %s", time.Duration(*f.max*float64(time.Second)))
+			d.errorf(posOf(n), path, "must be at most %s, not %s", Duration{time.Duration(*f.max * float64(time.Second))}, s)
 		}
 	case t.Kind() == reflect.Pointer:
 		p := reflect.New(t.Elem())
@@ -259,6 +263,8 @@ func (d *decoder) decodeField(n *yaml.Node, v reflect.Value, path string, f *fie
 			hint := ""
 			if n.Kind == yaml.ScalarNode {
 				switch strings.ToLower(n.Value) {
+				case "true", "false":
+					hint = "; remove the quotes"
 				case "yes", "on", "y":
 					hint = "; write `true`"
 				case "no", "off", "n":
@@ -395,6 +401,12 @@ func (d *decoder) checkString(n *yaml.Node, path string, f *field, s string) {
 // checkNumber applies a field's min and max rules.
 func (d *decoder) checkNumber(n *yaml.Node, path string, f *field, x float64) {
 	if f == nil {
+		return
+	}
+	if len(f.enum) > 0 {
+		if !slices.Contains(f.enum, fmtNum(x)) {
+			d.errorf(posOf(n), path, "must be %s, not %s", joinQuoted(f.enum, "or"), fmtNum(x))
+		}
 		return
 	}
 	if f.min != nil && x < *f.min {

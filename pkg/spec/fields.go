@@ -19,6 +19,8 @@ type field struct {
 	// whether there is one (the empty string can be a default).
 	def    string
 	hasDef bool
+	// docDef describes a default set in code, for the documentation.
+	docDef string
 }
 
 // fieldsOf reads the schema fields of a struct type. Fields without a
@@ -33,6 +35,7 @@ func fieldsOf(t reflect.Type) []field {
 		}
 		f := field{index: i, name: name, typ: sf.Type}
 		f.def, f.hasDef = sf.Tag.Lookup("default")
+		f.docDef = sf.Tag.Get("docDefault")
 		for _, rule := range strings.Split(sf.Tag.Get("spec"), ",") {
 			key, val, _ := strings.Cut(rule, "=")
 			switch key {

@@ -3,6 +3,8 @@ package spec
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
+	"path"
 	"regexp"
 	"strings"
 )
@@ -65,9 +67,55 @@ var kinds = map[string]kind{
 		want:    cidrWant,
 		check:   checkCIDR,
 	},
-	"vpc":    {pattern: idPattern("vpc"), want: "a VPC id such as vpc-0123456789abcdef0"},
-	"subnet": {pattern: idPattern("subnet"), want: "a subnet id such as subnet-0123456789abcdef0"},
-	"ami":    {pattern: idPattern("ami"), want: "an AMI id such as ami-0123456789abcdef0"},
+	"vpc":           {pattern: idPattern("vpc"), want: "a VPC id such as vpc-0123456789abcdef0"},
+	"subnet":        {pattern: idPattern("subnet"), want: "a subnet id such as subnet-0123456789abcdef0"},
+	"ami":           {pattern: idPattern("ami"), want: "an AMI id such as ami-0123456789abcdef0"},
+	"securityGroup": {pattern: idPattern("sg"), want: "a security group id such as sg-0123456789abcdef0"},
+	"snapshot":      {pattern: idPattern("snap"), want: "an EBS snapshot id such as snap-0123456789abcdef0"},
+	"volume":        {pattern: idPattern("vol"), want: "an EBS volume id such as vol-0123456789abcdef0"},
+	"efs":           {pattern: idPattern("fs"), want: "an EFS file system id such as fs-0123456789abcdef0"},
+	"batchInstanceType": {
+		pattern: "^(optimal|[a-z][a-z0-9-]*(\\.[a-z0-9-]+)?)$",
+		want:    "optimal, an instance family such as c5, or an instance type such as c5.xlarge",
+	},
+	"placementGroup": {
+		pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+		maxLen:  255,
+		want:    "dynamic, or the name of an existing placement group (letters, digits, . _ -)",
+	},
+	"mountDir": {
+		pattern: "^/[A-Za-z0-9._/-]*$",
+		want:    "an absolute directory such as /shared",
+		check:   checkMountDir,
+	},
+	"kmsKey": {
+		pattern: "^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_+=,.@-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$",
+		want:    "a KMS key id, key ARN or alias (alias/NAME)",
+	},
+	"iamRole": {
+		pattern: "^([A-Za-z0-9+=,.@_-]{1,64}|arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+)$",
+		want:    "an IAM role name or ARN such as arn:aws:iam::123456789012:role/hpc-nodes",
+	},
+	"iamPolicy": {
+		pattern: "^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]+$",
+		want:    "an IAM policy ARN such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+	},
+	"s3Resource": {
+		pattern: "^(\\*|arn:aws[a-z-]*:s3:::[a-z0-9.*-]+(/.*)?)$",
+		want:    "* or an S3 ARN such as arn:aws:s3:::my-bucket/*",
+	},
+	"url": {
+		pattern: "^(s3|https|http)://[^\\s]+$",
+		maxLen:  2048,
+		want:    kindWantURL,
+		check:   checkScriptURL,
+	},
+	"proxy": {
+		pattern: "^https?://[^\\s]+$",
+		maxLen:  2048,
+		want:    kindWantProxy,
+		check:   checkProxyURL,
+	},
 	"tagKey": {
 		pattern: "^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+$",
 		maxLen:  128,
@@ -147,3 +195,58 @@ func joinQuoted(words []string, last string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " " + last + " " + q[len(q)-1]
 }
+
+// reservedDirs are directories the operating system, the schedulers or
+// the node bootstrap own; shared storage mounted there would hide them.
+var reservedDirs = []string{
+	"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/opt/slurm",
+	"/opt/sge", "/opt/torque", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var",
+}
+
+// checkMountDir refuses directories that are not clean paths and the
+// directories the system needs for itself.
+func checkMountDir(s string) string {
+	if c := path.Clean(s); c != s {
+		return fmt.Sprintf("`%s` is not a clean path; did you mean `%s`?", clip(s), c)
+	}
+	if s == "/" {
+		return "cannot be the root directory"
+	}
+	for _, r := range reservedDirs {
+		if s == r {
+			return fmt.Sprintf("cannot be `%s`: the system needs it; use a directory of its own such as /shared", s)
+		}
+	}
+	for _, r := range []string{"/proc/", "/sys/", "/dev/"} {
+		if strings.HasPrefix(s, r) {
+			return fmt.Sprintf("cannot be under `%s`: the kernel owns it; use a directory of its own such as /shared", r)
+		}
+	}
+	return ""
+}
+
+// checkScriptURL wants a host (or bucket) and a path to a script.
+func checkScriptURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil {
+		return fmt.Sprintf("must be %s, not `%s`", kindWantURL, clip(s))
+	}
+	if u.Path == "" || u.Path == "/" {
+		return fmt.Sprintf("`%s` names no script: add its path", clip(s))
+	}
+	return ""
+}
+
+// checkProxyURL wants a host and at most a port: a proxy is not a path.
+func checkProxyURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Sprintf("must be %s, not `%s`", kindWantProxy, clip(s))
+	}
+	return ""
+}
+
+const (
+	kindWantURL   = "an s3://, https:// or http:// URL of a script"
+	kindWantProxy = "an http:// or https:// proxy URL such as http://proxy.example.com:8080"
+)
