@@ -48,8 +48,6 @@ type Recorder struct {
 	// OnCall, if set, is called after every call. It must be safe for
 	// concurrent use.
 	OnCall func(Call)
-	// now is the clock; nil means time.Now.
-	now func() time.Time
 }
 
 const middlewareID = "driftless/recorder"
@@ -61,23 +59,16 @@ func (r *Recorder) addTo(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc(middlewareID, r.handle), middleware.Before)
 }
 
-func (r *Recorder) clock() time.Time {
-	if r != nil && r.now != nil {
-		return r.now()
-	}
-	return time.Now()
-}
-
 func (r *Recorder) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
 	middleware.InitializeOutput, middleware.Metadata, error,
 ) {
-	start := r.clock()
+	start := time.Now()
 	out, md, err := next.HandleInitialize(ctx, in)
 	c := Call{
 		Service:   awsmiddleware.GetServiceID(ctx),
 		Operation: awsmiddleware.GetOperationName(ctx),
 		Input:     in.Parameters,
-		Duration:  r.clock().Sub(start),
+		Duration:  time.Since(start),
 	}
 	if res, ok := retry.GetAttemptResults(md); ok {
 		c.Attempts = len(res.Results)
