@@ -418,10 +418,15 @@ func (c *Cluster) StartNode(ctx context.Context, node, instanceID string) error 
 }
 
 // StopNode plays the node's instance going away: its slurmd stops and the
-// node is set DOWN, as Slurm would after SlurmdTimeout.
+// node is set DOWN, as Slurm would after SlurmdTimeout. A node already
+// deleted from Slurm (scontrol delete, which 22.05 allows for an unused
+// node of slurm.conf until slurmctld restarts) stays deleted.
 func (c *Cluster) StopNode(ctx context.Context, node string) error {
 	c.stop("slurmd-" + node)
 	_, err := c.Command(ctx, "scontrol", "update", "NodeName="+node, "State=DOWN", "Reason=no instance", "Comment=")
+	if err != nil && strings.Contains(err.Error(), "Invalid node name") {
+		return nil
+	}
 	return err
 }
 
