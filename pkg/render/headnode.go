@@ -76,8 +76,25 @@ func (b *builder) headNode() {
 	}
 	b.addResource(idHeadNode, resource{
 		Type:       "AWS::EC2::Instance",
-		Metadata:   map[string]any{MetadataKey: sub(text)},
 		Properties: props,
+	})
+	// The configuration lives in a parameter of its own rather than in the
+	// instance's Metadata: a queue's new maximum then changes the parameter
+	// only. CloudFormation would update Metadata without interrupting the
+	// instance, but moto 5.x cannot update an AWS::EC2::Instance at all
+	// (it has no update handler and the stack loses the resource).
+	param := map[string]any{
+		"Name":        HeadNodeParameter(c.Name),
+		"Type":        "String",
+		"Value":       sub(text),
+		"Description": "Driftless " + c.Name + ": head node configuration",
+	}
+	if len(text) > 4096 {
+		param["Tier"] = "Advanced"
+	}
+	b.addResource(idHeadNodeConfig, resource{
+		Type:       "AWS::SSM::Parameter",
+		Properties: param,
 	})
 }
 

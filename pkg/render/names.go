@@ -8,6 +8,7 @@ import (
 // Logical ids and output names of the resources every cluster has.
 const (
 	idHeadNode          = "HeadNode"
+	idHeadNodeConfig    = "HeadNodeConfig"
 	idHeadNodeSG        = "HeadNodeSecurityGroup"
 	idClusterSG         = "ClusterSecurityGroup"
 	idClusterSGIngress  = "ClusterSecurityGroupIngressFromCluster"

@@ -26,7 +26,7 @@ const (
 //
 // Compute nodes get it in their launch template's user data, so a change
 // reaches new nodes through a new launch template version. The head node
-// gets it in the Metadata of its instance resource (key MetadataKey), so
+// gets it from the SSM parameter HeadNodeParameter(cluster), so
 // a change such as a queue's new maximum does not touch the head node's
 // user data, which would stop and restart it.
 type NodeConfig struct {
@@ -54,9 +54,9 @@ type QueueConfig struct {
 	Group string `json:"group"`
 }
 
-// MetadataKey is the key of the head node resource's Metadata that holds
-// its NodeConfig, as a JSON string (read it with cfn-get-metadata -k).
-const MetadataKey = "Driftless::Node"
+// HeadNodeParameter is the name of the SSM parameter that holds the head
+// node's NodeConfig as JSON text.
+func HeadNodeParameter(cluster string) string { return "/driftless/" + cluster + "/head-node" }
 
 // Ref is a value CloudFormation fills in when it creates or updates the
 // stack: the Ref of a resource of the template, or one of its attributes.
@@ -123,7 +123,7 @@ func UserData(cfg NodeConfig) (string, error) {
 	b.WriteString("#!/bin/bash\n")
 	b.WriteString("# Driftless node " + string(cfg.Role) + ": writes the node's configuration for the bootstrap.\n")
 	if cfg.Role == RoleHead {
-		fmt.Fprintf(&b, "# The full configuration is in the Metadata of resource %s, key %s.\n", idHeadNode, MetadataKey)
+		fmt.Fprintf(&b, "# The full configuration is in SSM parameter %s.\n", HeadNodeParameter(cfg.Cluster))
 	}
 	b.WriteString("set -euo pipefail\n")
 	b.WriteString("umask 022\n")
