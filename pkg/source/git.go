@@ -275,7 +275,7 @@ func (g *Git) refSpec() config.RefSpec {
 // clone copies the file maps so that a caller that modifies its snapshot
 // cannot change the one kept for the next call. Contents are shared.
 func (s Snapshot) clone() Snapshot {
-	c := Snapshot{Revision: s.Revision, Files: maps.Clone(s.Files)}
+	c := Snapshot{Revision: s.Revision, Dir: s.Dir, Files: maps.Clone(s.Files)}
 	if s.Skipped != nil {
 		c.Skipped = maps.Clone(s.Skipped)
 	}

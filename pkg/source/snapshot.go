@@ -25,6 +25,10 @@ type Snapshot struct {
 	// Revision is the commit hash; for Dir mode a content hash like
 	// "dir:<sha256-prefix>".
 	Revision string
+	// Dir is the repo sub-directory the paths of Files are relative to,
+	// slash-separated; empty for the repo root and for a local directory.
+	// Messages for people name path.Join(Dir, file), the path in the repo.
+	Dir string
 	// Files holds every regular file under the configured sub-directory,
 	// keyed by slash path relative to that sub-directory.
 	Files map[string][]byte

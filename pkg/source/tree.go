@@ -32,7 +32,7 @@ func readCommit(c *object.Commit, subdir string, limit int64, log *slog.Logger) 
 		}
 	}
 
-	snap := Snapshot{Revision: rev, Files: map[string][]byte{}}
+	snap := Snapshot{Revision: rev, Dir: subdir, Files: map[string][]byte{}}
 	err = tree.Files().ForEach(func(f *object.File) error {
 		name := f.Name
 		if ignored(name) {
