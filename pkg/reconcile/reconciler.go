@@ -1,0 +1,287 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/driftless/driftless/pkg/apply"
+	"github.com/driftless/driftless/pkg/diff"
+	"github.com/driftless/driftless/pkg/render"
+	"github.com/driftless/driftless/pkg/source"
+	"github.com/driftless/driftless/pkg/spec"
+)
+
+// Source gives the loop one whole checkout of the cluster repo.
+type Source interface {
+	Fetch(ctx context.Context) (source.Snapshot, error)
+}
+
+// Observer lists our live stacks with their groups.
+type Observer interface {
+	Observe(ctx context.Context) ([]diff.Live, error)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(ctx context.Context) ([]diff.Live, error)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(ctx context.Context) ([]diff.Live, error) { return f(ctx) }
+
+// Applier carries out one cluster's change.
+type Applier interface {
+	Apply(ctx context.Context, ch diff.Change, revision string) (apply.Result, error)
+}
+
+// Options are the daemon settings the loop reads.
+type Options struct {
+	// Prune allows deleting stacks whose spec left the repo.
+	Prune bool
+	// PruneLimit caps deletes per cycle; see diff.Input.PruneLimit.
+	PruneLimit int
+	// Concurrency is how many clusters are applied at once (default 4).
+	Concurrency int
+	// Interval is the poll interval between cycles (default 1 minute).
+	Interval time.Duration
+	// DryRun plans but applies nothing.
+	DryRun bool
+}
+
+// Reconciler runs cycles. Make one with New.
+type Reconciler struct {
+	src     Source
+	obs     Observer
+	app     Applier
+	opts    Options
+	log     *slog.Logger
+	metrics *Metrics
+	status  *Statuses
+	now     func() time.Time
+
+	// reported remembers the errors last logged per file, so a broken
+	// spec is logged when it changes, not every cycle.
+	reported map[string]string
+}
+
+// New builds a reconciler. metrics may be nil.
+func New(src Source, obs Observer, app Applier, opts Options, log *slog.Logger, metrics *Metrics) *Reconciler {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Minute
+	}
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	return &Reconciler{
+		src: src, obs: obs, app: app, opts: opts, log: log, metrics: metrics,
+		status: NewStatuses(), now: time.Now, reported: make(map[string]string),
+	}
+}
+
+// Statuses returns the live status table.
+func (r *Reconciler) Statuses() *Statuses { return r.status }
+
+// Cycle is one planned cycle: what was read and what would be done.
+type Cycle struct {
+	Revision string
+	// Invalid maps each broken spec file to its errors (spec or render).
+	Invalid map[string]spec.Errors
+	Changes []diff.Change
+}
+
+// Outcome is what happened to one cluster in a cycle.
+type Outcome struct {
+	Change diff.Change
+	Result apply.Result
+	Err    error
+}
+
+// Report is a finished cycle.
+type Report struct {
+	Cycle
+	Outcomes []Outcome
+}
+
+// Failed counts the clusters whose apply failed.
+func (r *Report) Failed() int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Plan fetches, loads, renders and observes, and returns what a cycle
+// would do. It changes nothing.
+func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
+	snap, err := r.src.Fetch(ctx)
+	r.metrics.fetch(err == nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch cluster repo: %w", err)
+	}
+	// Files are named by their path in the repo, so every message points
+	// at the file a person edits.
+	files := make(map[string][]byte, len(snap.Files))
+	for name, data := range snap.Files {
+		files[path.Join(snap.Dir, name)] = data
+	}
+	set := spec.Load(files)
+	invalid := make(map[string]spec.Errors, len(set.Invalid)+len(snap.Skipped))
+	for f, es := range set.Invalid {
+		invalid[f] = es
+	}
+	invalidNames := append([]string(nil), set.InvalidNames...)
+	nameUnknown := set.NameUnknown
+	for name, why := range snap.Skipped {
+		// A file the source would not read (too large, a symlink) may
+		// declare a live cluster: it is broken, not deleted.
+		f := path.Join(snap.Dir, name)
+		invalid[f] = spec.Errors{{File: f, Msg: "not read: " + why.Error()}}
+		nameUnknown = true
+	}
+	var stacks []*render.Stack
+	for _, c := range set.Clusters {
+		st, err := render.Render(c)
+		if err != nil {
+			invalid[c.File] = spec.Errors{{File: c.File, Msg: "render: " + err.Error()}}
+			invalidNames = append(invalidNames, c.Name)
+			continue
+		}
+		stacks = append(stacks, st)
+	}
+	r.reportInvalid(invalid)
+
+	live, err := r.obs.Observe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe live stacks: %w", err)
+	}
+	changes := diff.Plan(diff.Input{
+		Desired:     stacks,
+		Invalid:     invalidNames,
+		NameUnknown: nameUnknown,
+		Live:        live,
+		Prune:       r.opts.Prune,
+		PruneLimit:  r.opts.PruneLimit,
+	})
+	return &Cycle{Revision: snap.Revision, Invalid: invalid, Changes: changes}, nil
+}
+
+// Reconcile runs one cycle: plan, then apply every mutating change, up to
+// Options.Concurrency clusters at once. A failing cluster does not stop
+// the others; its error is in the report and its status.
+func (r *Reconciler) Reconcile(ctx context.Context) (*Report, error) {
+	start := r.now()
+	c, err := r.Plan(ctx)
+	if err != nil {
+		r.metrics.cycle(false, r.now().Sub(start).Seconds())
+		return nil, err
+	}
+	rep := &Report{Cycle: *c, Outcomes: make([]Outcome, len(c.Changes))}
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, ch := range c.Changes {
+		rep.Outcomes[i].Change = ch
+		if !ch.Mutating() || r.opts.DryRun {
+			continue
+		}
+		wg.Add(1)
+		go func(o *Outcome) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				o.Err = ctx.Err()
+				return
+			}
+			log := r.log.With("cluster", o.Change.Cluster, "revision", c.Revision, "action", string(o.Change.Action))
+			log.Info("applying", "reason", o.Change.Reason)
+			o.Result, o.Err = r.app.Apply(ctx, o.Change, c.Revision)
+			r.metrics.action(string(o.Change.Action), o.Err == nil)
+			if o.Err != nil {
+				log.Error("apply failed", "error", o.Err)
+				return
+			}
+			log.Info("applied", "stack_status", o.Result.StackStatus, "duration", o.Result.Duration.Round(time.Millisecond).String())
+		}(&rep.Outcomes[i])
+	}
+	wg.Wait()
+	r.record(rep)
+	end := r.now()
+	r.metrics.cycle(true, end.Sub(start).Seconds())
+	r.metrics.synced(c.Revision, float64(end.UnixNano())/1e9)
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// reportInvalid logs each broken file's errors when they differ from what
+// was logged before, and publishes the counts.
+func (r *Reconciler) reportInvalid(invalid map[string]spec.Errors) {
+	counts := make(map[string]int, len(invalid))
+	for f, es := range invalid {
+		counts[f] = len(es)
+		if text := es.Error(); r.reported[f] != text {
+			r.reported[f] = text
+			for _, e := range es {
+				r.log.Warn("invalid spec", "file", e.File, "line", e.Line, "column", e.Column, "field", e.Field, "error", e.Msg)
+			}
+		}
+	}
+	for f := range r.reported {
+		if _, ok := invalid[f]; !ok {
+			delete(r.reported, f)
+			r.log.Info("spec valid again", "file", f)
+		}
+	}
+	r.metrics.invalid(counts)
+}
+
+// record turns a report into per-cluster statuses and metrics.
+func (r *Reconciler) record(rep *Report) {
+	now := r.now()
+	keep := make(map[string]bool)
+	for _, o := range rep.Outcomes {
+		ch := o.Change
+		st := ClusterStatus{Cluster: ch.Cluster, Declared: rep.Revision, Updated: now, Message: ch.Reason}
+		if ch.Live != nil {
+			st.Applied, st.StackStatus = ch.Live.Revision, ch.Live.Status
+		}
+		if ch.Desired == nil {
+			st.Declared = ""
+		}
+		switch {
+		case o.Err != nil:
+			st.Condition, st.Reason, st.Message = Stalled, "ApplyFailed", o.Err.Error()
+		case ch.Action == diff.Delete && !r.opts.DryRun:
+			continue // gone
+		case ch.Mutating() && !r.opts.DryRun:
+			st.Condition, st.Reason = Ready, "Applied"
+			st.Applied, st.StackStatus = rep.Revision, o.Result.StackStatus
+		case ch.Mutating():
+			st.Condition, st.Reason = Reconciling, "Pending"
+		case ch.Action == diff.None:
+			st.Condition, st.Reason = Ready, "InSync"
+		case ch.Action == diff.Wait:
+			st.Condition, st.Reason = Reconciling, "StackBusy"
+		case ch.Action == diff.Skip:
+			st.Condition, st.Reason = Blocked, "InvalidSpec"
+		case ch.Action == diff.Retain:
+			st.Condition, st.Reason = Blocked, "NotDeclared"
+		default:
+			st.Condition, st.Reason = Blocked, "StackFailed"
+		}
+		keep[ch.Cluster] = true
+		r.status.set(st)
+	}
+	gone := r.status.retain(keep)
+	r.metrics.conditions(r.status.List(), gone)
+}
