@@ -309,6 +309,9 @@ func (d *decoder) decodeField(n *yaml.Node, v reflect.Value, path string, f *fie
 			d.errorf(posOf(n), path, "must be a list, not %s", describe(n))
 			return
 		}
+		if len(n.Content) == 0 {
+			return // an empty list is no list: nil, as when it is left out
+		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", path, i)
@@ -336,6 +339,9 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(posOf(n), path, "must be a mapping of keys to values, not %s", describe(n))
 		return
+	}
+	if len(n.Content) == 0 {
+		return // an empty mapping is nil, as when it is left out
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 	seen := map[string]pos{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -526,6 +527,9 @@ func golden(t *testing.T, file string, got []byte) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
+	for _, tt := range schemaRuleCases() {
+		f.Add([]byte(base + tt.add))
+	}
 	files, _ := filepath.Glob("testdata/valid/*.y*ml")
 	for _, file := range files {
 		data, err := os.ReadFile(file)
@@ -546,6 +550,20 @@ func FuzzParse(f *testing.F) {
 			if e.Line < 1 && len(data) <= MaxFileSize {
 				t.Errorf("error without a line: %v", e)
 			}
+		}
+		if c == nil {
+			return
+		}
+		out, err := Marshal(c)
+		if err != nil {
+			t.Fatalf("Marshal of a parsed cluster: %v", err)
+		}
+		back, errs := Parse("f.yaml", out)
+		if errs != nil {
+			t.Fatalf("Parse of Marshal's output:\n%v\n%s", errs, out)
+		}
+		if !reflect.DeepEqual(c, back) {
+			t.Fatalf("round trip changed the cluster:\n%s", out)
 		}
 	})
 }
