@@ -230,3 +230,16 @@ func TestDaemonServes(t *testing.T) {
 		t.Fatal("daemon did not stop within 15s of its context ending")
 	}
 }
+
+// TestExamplesValidate keeps the shipped examples valid: the demo and the
+// README start from them.
+func TestExamplesValidate(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"validate", "../../examples/clusters"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("validate examples: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "2 clusters valid") {
+		t.Errorf("output %q", stdout.String())
+	}
+}
