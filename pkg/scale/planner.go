@@ -249,12 +249,13 @@ func Plan(in Input, now time.Time) Decision {
 	d.Desired = g.Desired
 	d.DesiredReason = "no pending demand"
 	short := d.Demand.Shortfall()
-	if d.Demand.Nodes > 0 && short == 0 {
+	if d.Demand.Nodes > 0 {
 		d.DesiredReason = fmt.Sprintf("%d pending jobs need %d nodes; %d idle, %d coming",
 			d.Demand.Jobs, d.Demand.Nodes, free, coming)
 	}
 	if short > 0 {
 		// The cheapest capacity is a node the loop is draining.
+		resumed := 0
 		for _, n := range nodes {
 			if short == 0 {
 				break
@@ -265,7 +266,11 @@ func Plan(in Input, now time.Time) Decision {
 			if n.State == Drained && ours(n, in.Memory) {
 				resume[n.Name] = "pending jobs need the node"
 				short--
+				resumed++
 			}
+		}
+		if resumed > 0 {
+			d.DesiredReason += fmt.Sprintf("; %d drained nodes resumed", resumed)
 		}
 	}
 	if short > 0 {
