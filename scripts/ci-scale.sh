@@ -47,7 +47,7 @@ if [[ ! -e /usr/sbin/policy-rc.d ]]; then
 	chmod +x /usr/sbin/policy-rc.d
 	created_policy=1
 fi
-trap '[[ $created_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d' EXIT
+trap 'if [[ $created_policy == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 
 start=$(date +%s)
 apt-get update -qq
