@@ -64,7 +64,9 @@ func encodeStruct(v reflect.Value) (*yaml.Node, error) {
 // the same value.
 func omit(v reflect.Value, f *field) (bool, error) {
 	if f.required {
-		return false, nil
+		// An empty required string is left out, so that Parse says it is
+		// required rather than that "" is malformed.
+		return v.Kind() == reflect.String && v.Len() == 0, nil
 	}
 	if f.hasDef {
 		// An empty string or duration is never a value of its own: it

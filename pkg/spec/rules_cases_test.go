@@ -27,7 +27,16 @@ func schemaRuleCases() []ruleCase {
 			"c.yaml:18:3: storage.mountDir: unknown field; `mountDir` belongs in each entry of `storage.ebs` or under `storage.efs` or under `storage.raid`, not under `storage`",
 		}},
 		{name: "ParallelCluster key", edits: []string{queueEnd, queueEnd + "    max_queue_size: 5\n"}, want: []string{
-			"c.yaml:15:5: compute[0].max_queue_size: unknown field",
+			"c.yaml:15:5: compute[0].max_queue_size: unknown field; `max_queue_size` is a ParallelCluster setting; write `maxNodes` in each entry of `compute`",
+		}},
+		{name: "ParallelCluster key in two places", add: "disable_hyperthreading: true\n", want: []string{
+			"c.yaml:17:1: disable_hyperthreading: unknown field; `disableHyperthreading` belongs under `headNode` or in each entry of `compute`, not at the top level",
+		}},
+		{name: "ParallelCluster key without equivalent", add: "extra_json: '{}'\n", want: []string{
+			"c.yaml:17:1: extra_json: unknown field; `extra_json` is a ParallelCluster setting without an equivalent: Driftless does not configure nodes with Chef; do it in a bootstrap.postInstall script",
+		}},
+		{name: "ParallelCluster key with a new name", add: "scaledown_idletime: 5\n", want: []string{
+			"c.yaml:17:1: scaledown_idletime: unknown field; `scaledown_idletime` is a ParallelCluster setting; write `idleTime` under `scaling`",
 		}},
 		{name: "idleTime a number", add: "scaling:\n  idleTime: 10\n", want: []string{
 			"c.yaml:18:13: scaling.idleTime: must be a duration with a unit such as 10m or 1h30m, not the number 10; did you mean 10m?",

@@ -130,9 +130,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
-
-// legacyHint names the Driftless field for a ParallelCluster or
-// CfnCluster key written into a spec by hand, or "".
-func legacyHint(name string) string {
-	return ""
-}
