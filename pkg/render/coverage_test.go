@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -23,66 +24,71 @@ import (
 
 // notRendered lists the fields the renderer leaves alone on purpose, each
 // with the reason. Paths use JSON names, with [] for list elements.
-var notRendered = map[string]string{}
+var notRendered = map[string]string{
+	"policy.prune":                 "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
+	"policy.terminationProtection": "apply sets it on the stack (UpdateTerminationProtection); templates cannot",
+	"policy.onDrift":               "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
+}
 
 // kindSamples are valid values of each spec kind, used to change a field of
 // that kind. Two per kind, so one always differs from the current value.
 var kindSamples = map[string][]string{
-	"clusterName":    {"walked", "walked-two"},
-	"queueName":      {"walked", "walked-two"},
-	"region":         {"eu-west-1", "us-west-2"},
-	"loginUser":      {"walker", "walker2"},
-	"instanceType":   {"m6i.large", "r6i.xlarge"},
-	"keyPair":        {"walk-key", "walk-key-2"},
-	"cidr":           {"198.51.100.0/24", "192.0.2.0/24"},
-	"vpc":            {"vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"},
-	"subnet":         {"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
-	"ami":            {"ami-0aaaaaaaaaaaaaaaa", "ami-0bbbbbbbbbbbbbbbb"},
-	"tagKey":         {"walk-key", "walk-key-2"},
-	"tagValue":       {"walk-value", "walk-value-2"},
-	"securityGroup":  {"sg-0aaaaaaaaaaaaaaaa", "sg-0bbbbbbbbbbbbbbbb"},
-	"snapshot":       {"snap-0aaaaaaaaaaaaaaaa", "snap-0bbbbbbbbbbbbbbbb"},
-	"volume":         {"vol-0aaaaaaaaaaaaaaaa", "vol-0bbbbbbbbbbbbbbbb"},
-	"url":            {"https://example.com/walk.sh", "s3://walk-bucket/walk.sh"},
-	"s3Url":          {"s3://walk-bucket/walk.sh", "s3://walk-bucket/other.sh"},
-	"path":           {"/walked", "/walked/two"},
-	"mountDir":       {"/walked", "/walked/two"},
-	"kmsKey":         {"arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555", "alias/walk"},
-	"arn":            {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::123456789012:policy/walk"},
-	"iamPolicy":      {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::123456789012:policy/walk"},
-	"iamRole":        {"arn:aws:iam::123456789012:role/walk", "walk-role"},
-	"efs":            {"fs-0aaaaaaaaaaaaaaaa", "fs-0bbbbbbbbbbbbbbbb"},
-	"placementGroup": {"walk-group", "walk-group-2"},
-	"s3Resource":     {"arn:aws:s3:::walk-bucket/*", "arn:aws:s3:::other-bucket"},
-	"s3Bucket":       {"walk-bucket", "other-bucket"},
-	"proxy":          {"http://proxy.example.com:8080", "http://10.0.0.1:3128"},
+	"clusterName":       {"walked", "walked-two"},
+	"queueName":         {"walked", "walked-two"},
+	"region":            {"eu-west-1", "us-west-2"},
+	"loginUser":         {"walker", "walker2"},
+	"instanceType":      {"m6i.large", "r6i.xlarge"},
+	"keyPair":           {"walk-key", "walk-key-2"},
+	"cidr":              {"198.51.100.0/24", "192.0.2.0/24"},
+	"vpc":               {"vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"},
+	"subnet":            {"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
+	"ami":               {"ami-0aaaaaaaaaaaaaaaa", "ami-0bbbbbbbbbbbbbbbb"},
+	"tagKey":            {"walk-key", "walk-key-2"},
+	"tagValue":          {"walk-value", "walk-value-2"},
+	"securityGroup":     {"sg-0aaaaaaaaaaaaaaaa", "sg-0bbbbbbbbbbbbbbbb"},
+	"snapshot":          {"snap-0aaaaaaaaaaaaaaaa", "snap-0bbbbbbbbbbbbbbbb"},
+	"volume":            {"vol-0aaaaaaaaaaaaaaaa", "vol-0bbbbbbbbbbbbbbbb"},
+	"url":               {"https://example.com/walk.sh", "s3://walk-bucket/walk.sh"},
+	"s3Url":             {"s3://walk-bucket/walk.sh", "s3://walk-bucket/other.sh"},
+	"path":              {"/walked", "/walked/two"},
+	"mountDir":          {"/walked", "/walked/two"},
+	"kmsKey":            {"arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555", "alias/walk"},
+	"arn":               {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::123456789012:policy/walk"},
+	"iamPolicy":         {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::123456789012:policy/walk"},
+	"iamRole":           {"arn:aws:iam::123456789012:role/walk", "walk-role"},
+	"batchInstanceType": {"c6i", "r6i.large"},
+	"efs":               {"fs-0aaaaaaaaaaaaaaaa", "fs-0bbbbbbbbbbbbbbbb"},
+	"placementGroup":    {"walk-group", "walk-group-2"},
+	"s3Resource":        {"arn:aws:s3:::walk-bucket/*", "arn:aws:s3:::other-bucket"},
+	"s3Bucket":          {"walk-bucket", "other-bucket"},
+	"proxy":             {"http://proxy.example.com:8080", "http://10.0.0.1:3128"},
 }
 
 // coverageBases are fully populated clusters. A field counts as rendered
-// when changing it changes the template of at least one base; settings that
-// exclude each other (a new volume or an existing one) need a base each.
+// when changing it changes the stack of at least one base; settings that
+// exclude each other (a new volume or an existing one, queues or AWS Batch)
+// need a base each.
 func coverageBases() map[string]*spec.Cluster {
-	c := minimal()
-	c.LoginUser = "centos"
-	c.HeadNode.KeyPair = "hpc"
-	c.HeadNode.AMI = "ami-0123456789abcdef0"
-	c.Tags = map[string]string{"team": "cfd"}
-	c.Compute = []spec.Queue{
-		{Name: "cpu", InstanceType: "c5.xlarge", MinNodes: 1, InitialNodes: intp(2), MaxNodes: 10, Subnet: "subnet-0fedcba9876543210"},
+	return map[string]*spec.Cluster{
+		"full":          full(),
+		"existing":      existing(),
+		"awsbatch":      batch(),
+		"awsbatch-spot": batchSpot(),
 	}
-	return map[string]*spec.Cluster{"full": c}
 }
 
 // walkResult says, per field path, whether some change of it changed a
 // template, and collects the problems met on the way.
 type walkResult struct {
 	changed  map[string]bool
+	failures map[string][]string // render errors of changes, by path
 	problems []string
 }
 
 func TestEverySettingChangesTheTemplate(t *testing.T) {
-	res := walkResult{changed: map[string]bool{}}
-	for name, base := range coverageBases() {
+	res := walkResult{changed: map[string]bool{}, failures: map[string][]string{}}
+	for _, name := range slices.Sorted(maps.Keys(coverageBases())) {
+		base := coverageBases()[name]
 		want, err := comparable(base)
 		if err != nil {
 			t.Fatalf("base %s: %v", name, err)
@@ -93,24 +99,64 @@ func TestEverySettingChangesTheTemplate(t *testing.T) {
 	for _, p := range res.problems {
 		t.Error(p)
 	}
-	var silent []string
-	for path, ok := range res.changed {
-		if !ok && notRendered[path] == "" {
-			silent = append(silent, path)
+	paths := leaves(reflect.TypeFor[spec.Cluster](), "")
+	for p := range res.changed {
+		if !slices.Contains(paths, p) {
+			paths = append(paths, p)
 		}
 	}
-	slices.Sort(silent)
-	for _, path := range silent {
-		t.Errorf("changing %s does not change the template: render it, or list it in notRendered with the reason", path)
+	slices.Sort(paths)
+	for _, path := range paths {
+		changed, walked := res.changed[path]
+		switch {
+		case notRendered[path] != "":
+		case !walked:
+			t.Errorf("no coverage base sets %s, so nothing checks that it is rendered; set it in a base", path)
+		case !changed && len(res.failures[path]) > 0:
+			t.Errorf("changing %s fails to render in every way tried: %s", path, strings.Join(res.failures[path], "; "))
+		case !changed:
+			t.Errorf("changing %s does not change the rendered stack: render it, or list it in notRendered with the reason", path)
+		}
 	}
 	for path := range notRendered {
-		if _, seen := res.changed[path]; !seen {
+		if !slices.Contains(paths, path) {
 			t.Errorf("notRendered lists %s, which is not a field of the spec any more", path)
 		}
 		if res.changed[path] {
-			t.Errorf("notRendered lists %s, but changing it does change the template", path)
+			t.Errorf("notRendered lists %s, but changing it does change the stack", path)
 		}
 	}
+}
+
+// leaves are the paths of the values a spec holds: scalars, durations,
+// maps and lists of scalars; structs and lists of structs are walked into.
+func leaves(t reflect.Type, path string) []string {
+	switch {
+	case isDuration(t):
+		return []string{path}
+	case t.Kind() == reflect.Pointer:
+		return leaves(t.Elem(), path)
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return leaves(t.Elem(), path+"[]")
+	case t.Kind() == reflect.Slice:
+		return []string{path + "[]"}
+	case t.Kind() == reflect.Struct:
+		var out []string
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "" || name == "-" || !sf.IsExported() {
+				continue
+			}
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			out = append(out, leaves(sf.Type, p)...)
+		}
+		return out
+	}
+	return []string{path}
 }
 
 // comparable renders c into what the rest of the daemon receives: the
@@ -171,8 +217,8 @@ func (w walker) try(v reflect.Value, path string, candidates []reflect.Value) {
 			return
 		}
 	}
-	if len(errs) == len(candidates) {
-		w.problem("%s: every change fails to render: %s", path, strings.Join(errs, "; "))
+	for _, e := range errs {
+		w.res.failures[path] = append(w.res.failures[path], "base "+w.baseName+": "+e)
 	}
 }
 
@@ -226,12 +272,10 @@ func (w walker) walkComposite(v reflect.Value, path string, sf reflect.StructFie
 		elem := v.Type().Elem()
 		if elem.Kind() == reflect.Struct && !isDuration(elem) {
 			if v.IsNil() {
-				w.problem("%s: the base leaves this block out, so its fields go unchecked; fill it in", path)
-				// Still check that turning the block on changes something.
-				w.try(v, path, []reflect.Value{reflect.New(elem)})
+				// Another base has to fill the block in; here, only check
+				// that a block with its zero values renders.
 				return
 			}
-			w.try(v, path+"(unset)", []reflect.Value{reflect.Zero(v.Type())})
 			w.walk(v.Elem(), path)
 			return
 		}
@@ -256,18 +300,25 @@ func (w walker) walkComposite(v reflect.Value, path string, sf reflect.StructFie
 		w.try(v, path, cands)
 	case reflect.Slice:
 		p := path + "[]"
-		if v.Len() == 0 {
-			w.problem("%s: the base has no element here, so it goes unchecked; add one", p)
-			w.res.changed[p] = false
+		if v.Type().Elem().Kind() == reflect.Struct {
+			for i := range v.Len() {
+				w.walk(v.Index(i), p)
+			}
 			return
 		}
+		// A list of scalars: one more element, or a changed element.
+		var cands []reflect.Value
+		for _, e := range leafCandidates(reflect.New(v.Type().Elem()).Elem(), sf) {
+			cands = append(cands, reflect.Append(v, e))
+		}
+		w.try(v, p, cands)
 		for i := range v.Len() {
 			ev := v.Index(i)
-			switch ev.Kind() {
-			case reflect.Struct:
-				w.walk(ev, p)
-			default:
-				w.try(ev, p, leafCandidates(ev, sf))
+			for _, e := range leafCandidates(ev, sf) {
+				changed := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+				reflect.Copy(changed, v)
+				changed.Index(i).Set(e)
+				w.try(v, p, []reflect.Value{changed})
 			}
 		}
 	case reflect.Map:

@@ -1,67 +1,54 @@
 package render
 
-import "github.com/driftless/driftless/pkg/spec"
+import "fmt"
 
-// securityGroups declares the two groups every cluster has: one that lets
-// SSH reach the head node from the spec's CIDR only, and one that every
-// node of the cluster is in, which lets the nodes talk to each other
-// freely (scheduler daemons, NFS, MPI).
-func (b *builder) securityGroups() {
-	c := b.c
-	// Group and rule descriptions accept only a-zA-Z0-9, space and
-	// ._-:/()#,@[]+=&;{}!$* (no apostrophes): EC2 rejects the group and
-	// cfn-lint reports E3031.
-	b.addResource(idHeadNodeSG, resource{
-		Type: "AWS::EC2::SecurityGroup",
-		Properties: map[string]any{
-			"GroupDescription": "Driftless " + c.Name + ": SSH to the head node",
-			"VpcId":            c.VPC,
-			"SecurityGroupIngress": []map[string]any{{
-				"IpProtocol":  "tcp",
-				"FromPort":    22,
-				"ToPort":      22,
-				"CidrIp":      c.HeadNode.SSHFrom,
-				"Description": "SSH from headNode.sshFrom",
-			}},
-			"Tags": tagList(b.resourceTags(c.Name+"-head-node", nil), false),
-		},
-	})
-	b.addResource(idClusterSG, resource{
-		Type: "AWS::EC2::SecurityGroup",
-		Properties: map[string]any{
-			"GroupDescription": "Driftless " + c.Name + ": traffic between the nodes of the cluster",
-			"VpcId":            c.VPC,
-			"Tags":             tagList(b.resourceTags(c.Name+"-cluster", nil), false),
-		},
-	})
-	// The rule that lets the group reach itself is a resource of its own:
-	// inside the group's own SecurityGroupIngress, a Ref to the group
-	// would be a circular dependency.
-	b.addResource(idClusterSGIngress, resource{
-		Type: "AWS::EC2::SecurityGroupIngress",
-		Properties: map[string]any{
-			"GroupId":               ref(idClusterSG),
-			"SourceSecurityGroupId": ref(idClusterSG),
-			"IpProtocol":            "-1",
-			"Description":           "All traffic between the nodes of the cluster",
-		},
-	})
-}
+// Sizes of an SSM parameter value in the standard and advanced tiers.
+const (
+	maxStandardParameter = 4096
+	maxAdvancedParameter = 8192
+)
 
-// headNode declares the head node instance.
+// headNode declares the head node instance and, when it has a public
+// address, its Elastic IP.
+//
+// With publicIP the instance sits in its subnet through SubnetId and
+// SecurityGroupIds, and an Elastic IP gives it a public address that
+// survives a stop and start. Without, it gets an explicit network
+// interface with AssociatePublicIpAddress false, so a subnet that maps
+// public addresses on launch cannot give it one anyway. (moto 5.2.5
+// ignores NetworkInterfaces on AWS::EC2::Instance and starts such an
+// instance in the default VPC; it also ignores SecurityGroupIds there.)
 func (b *builder) headNode() {
 	c := b.c
 	h := c.HeadNode
 	props := map[string]any{
-		"ImageId":          b.imageFor(h.InstanceType),
-		"InstanceType":     h.InstanceType,
-		"SubnetId":         h.Subnet,
-		"SecurityGroupIds": []any{ref(idHeadNodeSG), ref(idClusterSG)},
-		"Tags":             tagList(b.resourceTags(c.Name+"-head-node", nil), false),
+		"ImageId":      b.imageFor(h.InstanceType),
+		"InstanceType": h.InstanceType,
+		"Tags":         tagList(b.resourceTags(c.Name+"-head-node", nil), false),
+	}
+	if h.PublicIP {
+		props["SubnetId"] = h.Subnet
+		props["SecurityGroupIds"] = b.headNodeGroups()
+	} else {
+		props["NetworkInterfaces"] = []map[string]any{{
+			"DeviceIndex":              "0",
+			"SubnetId":                 h.Subnet,
+			"GroupSet":                 b.headNodeGroups(),
+			"AssociatePublicIpAddress": false,
+			"DeleteOnTermination":      true,
+		}}
 	}
 	if h.KeyPair != "" {
 		props["KeyName"] = h.KeyPair
 	}
+	if bdm := b.rootVolume(h.RootVolumeSize); bdm != nil {
+		props["BlockDeviceMappings"] = bdm
+	}
+	if h.DisableHyperthreading {
+		props["CpuOptions"] = cpuOptionsOneThread()
+	}
+	props["IamInstanceProfile"] = ref(idInstanceProfile)
+
 	cfg := HeadNodeConfig(c)
 	ud, err := userDataValue(cfg)
 	if err != nil {
@@ -74,8 +61,15 @@ func (b *builder) headNode() {
 		b.fail(err)
 		return
 	}
+	// The bootstrap reads its configuration parameter at boot, and mounts
+	// the file system, whose mount target must exist by then.
+	dependsOn := []string{idHeadNodeConfig}
+	if e := c.Storage.EFS; e != nil && e.FileSystem == "" {
+		dependsOn = append(dependsOn, idEFSMountTarget)
+	}
 	b.addResource(idHeadNode, resource{
 		Type:       "AWS::EC2::Instance",
+		DependsOn:  dependsOn,
 		Properties: props,
 	})
 	// The configuration lives in a parameter of its own rather than in the
@@ -89,21 +83,45 @@ func (b *builder) headNode() {
 		"Value":       sub(text),
 		"Description": "Driftless " + c.Name + ": head node configuration",
 	}
-	if len(text) > 4096 {
+	switch {
+	case len(text) > maxAdvancedParameter:
+		b.fail(fmt.Errorf("the head node configuration is %d bytes, more than an SSM parameter holds (%d)", len(text), maxAdvancedParameter))
+		return
+	case len(text) > maxStandardParameter:
 		param["Tier"] = "Advanced"
 	}
 	b.addResource(idHeadNodeConfig, resource{
 		Type:       "AWS::SSM::Parameter",
 		Properties: param,
 	})
+	if h.PublicIP {
+		b.addResource(idHeadNodeEIP, resource{
+			Type: "AWS::EC2::EIP",
+			Properties: map[string]any{
+				"Domain":     "vpc",
+				"InstanceId": ref(idHeadNode),
+				"Tags":       tagList(b.resourceTags(c.Name+"-head-node", nil), false),
+			},
+		})
+	}
+}
+
+// cpuOptionsOneThread turns hyper-threading off: one thread per core, the
+// instance type's default number of cores. (moto 5.2.5 ignores CpuOptions.)
+func cpuOptionsOneThread() map[string]any {
+	return map[string]any{"ThreadsPerCore": 1}
 }
 
 // outputs declares what people and the daemon read back from the stack.
+// The public address is an output only when the head node has one: on an
+// instance without a public IP, Fn::GetAtt PublicIp fails the stack.
 func (b *builder) outputs() {
-	b.addOutput(outHeadNodePublicIP, output{
-		Description: "Public IP address of the head node",
-		Value:       getAtt(idHeadNode, "PublicIp"),
-	})
+	if b.c.HeadNode.PublicIP {
+		b.addOutput(outHeadNodePublicIP, output{
+			Description: "Public (Elastic) IP address of the head node",
+			Value:       ref(idHeadNodeEIP),
+		})
+	}
 	b.addOutput(outHeadNodePrivate, output{
 		Description: "Private IP address of the head node",
 		Value:       getAtt(idHeadNode, "PrivateIp"),
@@ -112,12 +130,4 @@ func (b *builder) outputs() {
 		Description: "User to log in as on the head node",
 		Value:       loginUser(b.c),
 	})
-}
-
-// loginUser is the spec's login user, or the default user of the image.
-func loginUser(c *spec.Cluster) string {
-	if c.LoginUser != "" {
-		return c.LoginUser
-	}
-	return "ec2-user"
 }

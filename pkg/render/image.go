@@ -1,19 +1,10 @@
 package render
 
-import "strings"
+import (
+	"fmt"
+	"strings"
 
-// Public SSM parameters that name the newest Amazon Linux 2023 image. A
-// cluster without its own AMI gets its image through a template parameter
-// of type AWS::SSM::Parameter::Value<AWS::EC2::Image::Id> defaulting to one
-// of these, so CloudFormation resolves the image at create and update time
-// and the template stays the same from one image release to the next.
-//
-// moto 5.2.5 resolves these paths from a snapshot it ships
-// (moto/ssm/resources/ami-amazon-linux-latest/<region>.json.gz), so the same
-// template works against the emulator.
-const (
-	al2023X86SSM   = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-	al2023Arm64SSM = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+	"github.com/driftless/driftless/pkg/spec"
 )
 
 // Architectures an image can be built for.
@@ -21,6 +12,83 @@ const (
 	archX86   = "x86_64"
 	archArm64 = "arm64"
 )
+
+// osInfo is what the renderer needs to know about a base OS.
+type osInfo struct {
+	// images are the public SSM parameters naming the newest image of
+	// the OS per architecture. A cluster without its own AMI gets its image
+	// through a template parameter of type
+	// AWS::SSM::Parameter::Value<AWS::EC2::Image::Id> defaulting to one of
+	// these, so CloudFormation resolves the image at create and update
+	// time and the template stays the same from one image release to the
+	// next. Empty when the OS publishes none.
+	images map[string]string
+	// paramPrefix names the OS in the template parameter's logical id.
+	paramPrefix string
+	// rootDevice is the root device name of the OS's images, where a root
+	// volume size applies. A custom AMI is built from the base OS and
+	// keeps its device name.
+	rootDevice string
+	// loginUser is the default user of the OS's images.
+	loginUser string
+}
+
+// baseOSes are the base OSes the spec accepts.
+//
+// moto 5.2.5 resolves the Amazon Linux parameters from a snapshot it ships
+// (moto/ssm/resources/ami-amazon-linux-latest/<region>.json.gz) but not
+// Canonical's: against the emulator, an Ubuntu cluster needs headNode.ami.
+// CentOS publishes no SSM parameter for its images, so a centos7 cluster
+// must name its AMI.
+var baseOSes = map[string]osInfo{
+	"alinux2": {
+		images: map[string]string{
+			archX86:   "/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2",
+			archArm64: "/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-arm64-gp2",
+		},
+		paramPrefix: "Alinux2",
+		rootDevice:  "/dev/xvda",
+		loginUser:   "ec2-user",
+	},
+	"centos7": {
+		rootDevice: "/dev/sda1",
+		loginUser:  "centos",
+	},
+	"ubuntu1804": {
+		images: map[string]string{
+			archX86:   "/aws/service/canonical/ubuntu/server/18.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
+			archArm64: "/aws/service/canonical/ubuntu/server/18.04/stable/current/arm64/hvm/ebs-gp2/ami-id",
+		},
+		paramPrefix: "Ubuntu1804",
+		rootDevice:  "/dev/sda1",
+		loginUser:   "ubuntu",
+	},
+	"ubuntu2004": {
+		images: map[string]string{
+			archX86:   "/aws/service/canonical/ubuntu/server/20.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
+			archArm64: "/aws/service/canonical/ubuntu/server/20.04/stable/current/arm64/hvm/ebs-gp2/ami-id",
+		},
+		paramPrefix: "Ubuntu2004",
+		rootDevice:  "/dev/sda1",
+		loginUser:   "ubuntu",
+	},
+}
+
+// defaultBaseOS is the base OS of a spec that names none (spec.Parse always
+// fills it in; clusters built in code may not).
+const defaultBaseOS = "alinux2"
+
+func baseOS(c *spec.Cluster) (string, osInfo, error) {
+	name := c.BaseOS
+	if name == "" {
+		name = defaultBaseOS
+	}
+	info, ok := baseOSes[name]
+	if !ok {
+		return name, osInfo{}, fmt.Errorf("unknown base OS %q", name)
+	}
+	return name, info, nil
+}
 
 // archOf guesses the CPU architecture of an EC2 instance type from its
 // name: Graviton families carry a "g" among the attribute letters after the
@@ -37,7 +105,7 @@ func archOf(instanceType string) string {
 		return archX86
 	}
 	rest := strings.TrimLeft(family[i:], "0123456789")
-	// Strip a size-like suffix such as "-m2" of mac2-m2 before looking.
+	// Strip a suffix such as "-flex" of m7i-flex before looking.
 	rest, _, _ = strings.Cut(rest, "-")
 	if strings.Contains(rest, "g") {
 		return archArm64
@@ -46,20 +114,60 @@ func archOf(instanceType string) string {
 }
 
 // imageFor returns the ImageId value for an instance of the given type: the
-// spec's AMI when it names one, else a Ref to the default image parameter of
-// the instance's architecture, which it declares on first use.
+// spec's AMI when it names one, else a Ref to the base OS's default image
+// parameter for the instance's architecture, declared on first use.
 func (b *builder) imageFor(instanceType string) any {
 	if b.c.HeadNode.AMI != "" {
 		return b.c.HeadNode.AMI
 	}
-	id, path := "X86ImageId", al2023X86SSM
-	if archOf(instanceType) == archArm64 {
-		id, path = "Arm64ImageId", al2023Arm64SSM
+	name, info, err := baseOS(b.c)
+	if err != nil {
+		b.fail(err)
+		return nil
 	}
+	arch := archOf(instanceType)
+	path := info.images[arch]
+	if path == "" {
+		b.fail(fmt.Errorf("base OS %s publishes no public image parameter for %s: set headNode.ami", name, arch))
+		return nil
+	}
+	id := info.paramPrefix + map[string]string{archX86: "X86", archArm64: "Arm64"}[arch] + "ImageId"
 	b.addParameter(id, parameter{
 		Type:        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
 		Default:     path,
-		Description: "SSM parameter naming the image of nodes without a custom AMI",
+		Description: "SSM parameter naming the " + name + " " + arch + " image of nodes without a custom AMI",
 	})
 	return ref(id)
+}
+
+// rootVolume returns the block device mapping that sets the root volume
+// size, or nil when the image's own size applies.
+func (b *builder) rootVolume(sizeGiB int) []map[string]any {
+	if sizeGiB == 0 {
+		return nil
+	}
+	_, info, err := baseOS(b.c)
+	if err != nil {
+		b.fail(err)
+		return nil
+	}
+	return []map[string]any{{
+		"DeviceName": info.rootDevice,
+		"Ebs": map[string]any{
+			"VolumeSize":          sizeGiB,
+			"VolumeType":          "gp3",
+			"DeleteOnTermination": true,
+		},
+	}}
+}
+
+// loginUser is the spec's login user, or the default user of the base OS.
+func loginUser(c *spec.Cluster) string {
+	if c.LoginUser != "" {
+		return c.LoginUser
+	}
+	if _, info, err := baseOS(c); err == nil {
+		return info.loginUser
+	}
+	return "ec2-user"
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -9,13 +10,28 @@ import (
 const (
 	idHeadNode          = "HeadNode"
 	idHeadNodeConfig    = "HeadNodeConfig"
+	idHeadNodeEIP       = "HeadNodeElasticIp"
 	idHeadNodeSG        = "HeadNodeSecurityGroup"
 	idClusterSG         = "ClusterSecurityGroup"
 	idClusterSGIngress  = "ClusterSecurityGroupIngressFromCluster"
+	idClusterSGEgress   = "ClusterSecurityGroupEgressToCluster"
+	idNodeRole          = "NodeRole"
+	idInstanceProfile   = "NodeInstanceProfile"
+	idEFS               = "SharedFileSystem"
+	idEFSMountTarget    = "SharedFileSystemMountTarget"
+	idBatchServiceRole  = "BatchServiceRole"
+	idBatchComputeEnv   = "BatchComputeEnvironment"
+	idBatchJobQueue     = "BatchJobQueue"
 	outHeadNodePublicIP = "HeadNodePublicIp"
 	outHeadNodePrivate  = "HeadNodePrivateIp"
 	outLoginUser        = "LoginUser"
+	outBatchJobQueue    = "BatchJobQueue"
+	outBatchComputeEnv  = "BatchComputeEnvironment"
 )
+
+// schedulerBatch is the scheduler whose jobs AWS Batch runs: no queues of
+// our own, a compute environment instead.
+const schedulerBatch = "awsbatch"
 
 // TagQueue names the compute queue an instance belongs to. Auto Scaling
 // groups propagate it at launch, because instances launched by a group carry
@@ -66,5 +82,12 @@ func isAlnum(s string) bool {
 // Per-queue logical ids. The "Queue" prefix keeps a queue's ids apart from
 // the fixed ones whatever the queue is called.
 func idLaunchTemplate(queue string) string { return "Queue" + camel(queue) + "LaunchTemplate" }
+func idPlacementGroup(queue string) string { return "Queue" + camel(queue) + "PlacementGroup" }
 func idGroup(queue string) string          { return "Queue" + camel(queue) + "Group" }
 func outGroupName(queue string) string     { return camel(queue) + "GroupName" }
+
+// Logical ids of the shared volumes, by position in the spec.
+func idEBSVolume(i int) string      { return "SharedVolume" + strconv.Itoa(i) }
+func idEBSAttachment(i int) string  { return "SharedVolume" + strconv.Itoa(i) + "Attachment" }
+func idRAIDVolume(j int) string     { return "RaidVolume" + strconv.Itoa(j) }
+func idRAIDAttachment(j int) string { return "RaidVolume" + strconv.Itoa(j) + "Attachment" }

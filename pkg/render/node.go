@@ -26,22 +26,59 @@ const (
 //
 // Compute nodes get it in their launch template's user data, so a change
 // reaches new nodes through a new launch template version. The head node
-// gets it from the SSM parameter HeadNodeParameter(cluster), so
-// a change such as a queue's new maximum does not touch the head node's
-// user data, which would stop and restart it.
+// gets it from the SSM parameter HeadNodeParameter(cluster), so a change
+// such as a queue's new maximum does not touch the head node's user data,
+// which would stop and restart it.
 type NodeConfig struct {
 	Cluster   string `json:"cluster"`
 	Stack     string `json:"stack"`
 	Region    string `json:"region"`
 	Scheduler string `json:"scheduler"`
+	BaseOS    string `json:"baseOS"`
 	Role      Role   `json:"role"`
 	// Queue is the compute node's queue; empty on the head node.
 	Queue     string `json:"queue,omitempty"`
 	LoginUser string `json:"loginUser"`
 	// HeadNodeAddress is the head node's private IP, for compute nodes.
-	HeadNodeAddress *Ref `json:"headNodeAddress,omitempty"`
+	HeadNodeAddress *Value `json:"headNodeAddress,omitempty"`
+	// Proxy is the HTTP(S) proxy for the OS, the package manager and the
+	// scheduler.
+	Proxy string `json:"proxy,omitempty"`
+	// PreInstall and PostInstall run before and after the node is
+	// configured.
+	PreInstall  *Script `json:"preInstall,omitempty"`
+	PostInstall *Script `json:"postInstall,omitempty"`
+	// Mounts are the shared directories, in the order to mount them.
+	Mounts []Mount `json:"mounts,omitempty"`
 	// Queues are the cluster's queues, for the head node's scheduler.
 	Queues []QueueConfig `json:"queues,omitempty"`
+	// Scaling is how the fleet follows the job queue, for the head node.
+	Scaling *ScalingConfig `json:"scaling,omitempty"`
+	// Batch names the AWS Batch resources the head node submits to.
+	Batch *BatchConfig `json:"batch,omitempty"`
+}
+
+// Script is a script a node fetches and runs as root with its arguments.
+type Script struct {
+	URL  string   `json:"url"`
+	Args []string `json:"args,omitempty"`
+}
+
+// Mount is one shared directory of a node.
+type Mount struct {
+	Dir string `json:"dir"`
+	// Type is ebs or raid (volumes attached to this node, formatted on
+	// first boot and exported to the compute nodes), efs, or nfs (a
+	// directory the head node exports).
+	Type string `json:"type"`
+	// Devices are the device names of the volumes, ebs and raid only.
+	Devices []string `json:"devices,omitempty"`
+	// RAIDLevel is 0 or 1, raid only.
+	RAIDLevel *int `json:"raidLevel,omitempty"`
+	// Server is the NFS server, nfs only.
+	Server *Value `json:"server,omitempty"`
+	// FileSystem is the EFS file system id, efs only.
+	FileSystem *Value `json:"fileSystem,omitempty"`
 }
 
 // QueueConfig is one queue as the head node's scheduler sees it.
@@ -50,19 +87,35 @@ type QueueConfig struct {
 	InstanceType string `json:"instanceType"`
 	MinNodes     int    `json:"minNodes"`
 	MaxNodes     int    `json:"maxNodes"`
+	// DisableHyperthreading halves the CPUs the scheduler sees per node.
+	DisableHyperthreading bool `json:"disableHyperthreading,omitempty"`
 	// Group is the queue's Auto Scaling group.
 	Group string `json:"group"`
+}
+
+// ScalingConfig is the fleet's scaling behaviour.
+type ScalingConfig struct {
+	// IdleTime is how long a node stays idle before it is retired, as a
+	// Go duration string.
+	IdleTime string `json:"idleTime"`
+	ScaleUp  bool   `json:"scaleUp"`
+}
+
+// BatchConfig names the AWS Batch resources of an awsbatch cluster.
+type BatchConfig struct {
+	JobQueue           Value `json:"jobQueue"`
+	ComputeEnvironment Value `json:"computeEnvironment"`
 }
 
 // HeadNodeParameter is the name of the SSM parameter that holds the head
 // node's NodeConfig as JSON text.
 func HeadNodeParameter(cluster string) string { return "/driftless/" + cluster + "/head-node" }
 
-// Ref is a value CloudFormation fills in when it creates or updates the
-// stack: the Ref of a resource of the template, or one of its attributes.
-// In a NodeConfig it is written as an Fn::Sub variable, ${Resource} or
-// ${Resource.Attribute}.
-type Ref struct {
+// Value is a string of a NodeConfig that is either known when the
+// template is rendered (Text) or filled in by CloudFormation when it
+// creates or updates the stack: the Ref of Resource, or its Attribute.
+type Value struct {
+	Text      string
 	Resource  string
 	Attribute string
 }
@@ -70,25 +123,28 @@ type Ref struct {
 // subOpen stands for the "${" of a reference while the node configuration
 // is JSON text. encoding/json never writes \u007b for "{", and a user's
 // literal text "$\u007b" comes out as "$\\u007b", so after encoding the
-// sequence occurs exactly where a Ref was written.
+// sequence occurs exactly where a reference was written.
 const subOpen = `$\u007b`
 
-// MarshalJSON writes the reference in the form UserData turns into an
-// Fn::Sub variable.
-func (r Ref) MarshalJSON() ([]byte, error) {
-	if !isAlnum(r.Resource) || (r.Attribute != "" && !isAlnum(strings.ReplaceAll(r.Attribute, ".", ""))) {
-		return nil, fmt.Errorf("bad reference %q.%q", r.Resource, r.Attribute)
+// MarshalJSON writes known text as a string and a reference in the form
+// SubText turns into an Fn::Sub variable.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if v.Resource == "" {
+		return json.Marshal(v.Text)
 	}
-	v := r.Resource
-	if r.Attribute != "" {
-		v += "." + r.Attribute
+	if !isAlnum(v.Resource) || (v.Attribute != "" && !isAlnum(strings.ReplaceAll(v.Attribute, ".", ""))) {
+		return nil, fmt.Errorf("bad reference %q.%q", v.Resource, v.Attribute)
 	}
-	return []byte(`"` + subOpen + v + `}"`), nil
+	s := v.Resource
+	if v.Attribute != "" {
+		s += "." + v.Attribute
+	}
+	return []byte(`"` + subOpen + s + `}"`), nil
 }
 
 // SubText encodes cfg as indented JSON ready for Fn::Sub: every "${" of
 // the user's own text is escaped as "${!", which CloudFormation turns back
-// into "${", and every Ref becomes a ${...} variable.
+// into "${", and every reference becomes a ${...} variable.
 func (cfg NodeConfig) SubText() (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -106,14 +162,17 @@ const maxUserData = 16 << 10
 
 // UserData returns the user data of a node: a shell script that writes the
 // node's configuration to /etc/driftless/node.json, or for the head node,
-// where the configuration lives in the instance's Metadata, the identity
-// needed to fetch it. The text is meant for Fn::Sub (see SubText). The
-// bootstrap that installs the scheduler and mounts the shared directories
-// builds on this file.
+// whose configuration lives in an SSM parameter, the identity needed to
+// fetch it. The text is meant for Fn::Sub (see SubText). The bootstrap
+// that installs the scheduler and mounts the shared directories builds on
+// this file.
 func UserData(cfg NodeConfig) (string, error) {
 	body := cfg
 	if cfg.Role == RoleHead {
-		body = NodeConfig{Cluster: cfg.Cluster, Stack: cfg.Stack, Region: cfg.Region, Scheduler: cfg.Scheduler, Role: cfg.Role, LoginUser: cfg.LoginUser}
+		body = NodeConfig{
+			Cluster: cfg.Cluster, Stack: cfg.Stack, Region: cfg.Region, Scheduler: cfg.Scheduler,
+			BaseOS: cfg.BaseOS, Role: cfg.Role, LoginUser: cfg.LoginUser,
+		}
 	}
 	text, err := body.SubText()
 	if err != nil {
@@ -121,7 +180,7 @@ func UserData(cfg NodeConfig) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
-	b.WriteString("# Driftless node " + string(cfg.Role) + ": writes the node's configuration for the bootstrap.\n")
+	b.WriteString("# Driftless " + string(cfg.Role) + " node: writes the node's configuration for the bootstrap.\n")
 	if cfg.Role == RoleHead {
 		fmt.Fprintf(&b, "# The full configuration is in SSM parameter %s.\n", HeadNodeParameter(cfg.Cluster))
 	}
@@ -140,14 +199,25 @@ func UserData(cfg NodeConfig) (string, error) {
 // HeadNodeConfig is the configuration of the cluster's head node.
 func HeadNodeConfig(c *spec.Cluster) NodeConfig {
 	cfg := baseNodeConfig(c, RoleHead)
-	for _, q := range c.Compute {
+	for i := range c.Compute {
+		q := &c.Compute[i]
+		minNodes, _, maxNodes := queueSizes(q)
 		cfg.Queues = append(cfg.Queues, QueueConfig{
-			Name:         q.Name,
-			InstanceType: q.InstanceType,
-			MinNodes:     q.MinNodes,
-			MaxNodes:     q.MaxNodes,
-			Group:        GroupName(c.Name, q.Name),
+			Name:                  q.Name,
+			InstanceType:          q.InstanceType,
+			MinNodes:              minNodes,
+			MaxNodes:              maxNodes,
+			DisableHyperthreading: q.DisableHyperthreading,
+			Group:                 GroupName(c.Name, q.Name),
 		})
+	}
+	if c.Scheduler == schedulerBatch {
+		cfg.Batch = &BatchConfig{
+			JobQueue:           Value{Resource: idBatchJobQueue},
+			ComputeEnvironment: Value{Resource: idBatchComputeEnv},
+		}
+	} else {
+		cfg.Scaling = &ScalingConfig{IdleTime: c.Scaling.IdleTime.String(), ScaleUp: c.Scaling.ScaleUp}
 	}
 	return cfg
 }
@@ -156,19 +226,32 @@ func HeadNodeConfig(c *spec.Cluster) NodeConfig {
 func ComputeNodeConfig(c *spec.Cluster, q *spec.Queue) NodeConfig {
 	cfg := baseNodeConfig(c, RoleCompute)
 	cfg.Queue = q.Name
-	cfg.HeadNodeAddress = &Ref{Resource: idHeadNode, Attribute: "PrivateIp"}
+	cfg.HeadNodeAddress = headAddress()
 	return cfg
 }
 
 func baseNodeConfig(c *spec.Cluster, role Role) NodeConfig {
+	name, _, _ := baseOS(c)
 	return NodeConfig{
-		Cluster:   c.Name,
-		Stack:     StackName(c.Name),
-		Region:    c.Region,
-		Scheduler: c.Scheduler,
-		Role:      role,
-		LoginUser: loginUser(c),
+		Cluster:     c.Name,
+		Stack:       StackName(c.Name),
+		Region:      c.Region,
+		Scheduler:   c.Scheduler,
+		BaseOS:      name,
+		Role:        role,
+		LoginUser:   loginUser(c),
+		Proxy:       c.Proxy,
+		PreInstall:  script(c.Bootstrap.PreInstall),
+		PostInstall: script(c.Bootstrap.PostInstall),
+		Mounts:      mounts(c, role),
 	}
+}
+
+func script(s *spec.Script) *Script {
+	if s == nil {
+		return nil
+	}
+	return &Script{URL: s.URL, Args: s.Args}
 }
 
 // sub turns text in Fn::Sub form into a template value: Fn::Sub when it

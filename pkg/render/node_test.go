@@ -39,7 +39,7 @@ func TestSubTextRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := NodeConfig{Cluster: tt.cluster, Role: RoleCompute, HeadNodeAddress: &Ref{Resource: "HeadNode", Attribute: "PrivateIp"}}
+			cfg := NodeConfig{Cluster: tt.cluster, Role: RoleCompute, HeadNodeAddress: &Value{Resource: "HeadNode", Attribute: "PrivateIp"}}
 			text, err := cfg.SubText()
 			if err != nil {
 				t.Fatal(err)
@@ -79,8 +79,22 @@ func TestSub(t *testing.T) {
 	}
 }
 
-func TestRefMarshalRejectsBadIds(t *testing.T) {
-	for _, r := range []Ref{{Resource: "a-b"}, {Resource: ""}, {Resource: "A", Attribute: "x}y"}} {
+func TestValueMarshal(t *testing.T) {
+	tests := []struct {
+		v    Value
+		want string
+	}{
+		{Value{Text: "fs-0123"}, `"fs-0123"`},
+		{Value{Text: ""}, `""`},
+		{Value{Resource: "SharedFileSystem"}, `"` + subOpen + `SharedFileSystem}"`},
+		{Value{Resource: "HeadNode", Attribute: "PrivateIp"}, `"` + subOpen + `HeadNode.PrivateIp}"`},
+	}
+	for _, tt := range tests {
+		if got := jsonOf(t, tt.v); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.v, got, tt.want)
+		}
+	}
+	for _, r := range []Value{{Resource: "a-b"}, {Resource: "A", Attribute: "x}y"}} {
 		if _, err := json.Marshal(r); err == nil {
 			t.Errorf("%+v accepted", r)
 		}

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftless/driftless/pkg/spec"
 )
@@ -17,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 func intp(n int) *int { return &n }
 
-// minimal is the smallest valid Slurm cluster; cases start from it.
+// minimal is the smallest valid Slurm cluster, with the defaults
+// spec.Parse would fill in; cases start from it.
 func minimal() *spec.Cluster {
 	return &spec.Cluster{
 		Version:   1,
@@ -25,18 +28,134 @@ func minimal() *spec.Cluster {
 		Region:    "us-east-1",
 		Scheduler: "slurm",
 		VPC:       "vpc-0123456789abcdef0",
+		BaseOS:    "alinux2",
+		LoginUser: "ec2-user",
 		HeadNode: spec.HeadNode{
 			InstanceType: "t3.medium",
 			Subnet:       "subnet-0123456789abcdef0",
 			SSHFrom:      "203.0.113.7/32",
+			PublicIP:     true,
 		},
 		Compute: []spec.Queue{{
 			Name:         "compute",
 			InstanceType: "c5.xlarge",
 			MinNodes:     0,
+			InitialNodes: intp(0),
 			MaxNodes:     10,
+			Subnet:       "subnet-0123456789abcdef0",
+			CapacityType: "onDemand",
 		}},
+		Scaling: spec.Scaling{IdleTime: spec.Duration{Duration: 10 * time.Minute}, ScaleUp: true},
 	}
+}
+
+// full sets every setting a Slurm cluster can have, much like the spec
+// package's testdata/valid/full.yaml after defaults.
+func full() *spec.Cluster {
+	c := minimal()
+	c.Name = "cfd"
+	c.BaseOS = "centos7"
+	c.LoginUser = "centos"
+	c.HeadNode = spec.HeadNode{
+		InstanceType:             "c5.2xlarge",
+		Subnet:                   "subnet-0123456789abcdef0",
+		KeyPair:                  "cfd-admins",
+		SSHFrom:                  "198.51.100.0/24",
+		AMI:                      "ami-0123456789abcdef0",
+		RootVolumeSize:           50,
+		PublicIP:                 true,
+		AdditionalSecurityGroups: []string{"sg-0123456789abcdef0"},
+		DisableHyperthreading:    true,
+	}
+	c.Compute = []spec.Queue{
+		{
+			Name: "mpi", InstanceType: "c5n.18xlarge", MinNodes: 0, InitialNodes: intp(2), MaxNodes: 32,
+			Subnet: "subnet-0fedcba9876543210", CapacityType: "onDemand", PlacementGroup: "dynamic",
+			EFA: true, DisableHyperthreading: true, RootVolumeSize: 40,
+		},
+		{
+			Name: "spot", InstanceType: "m5.4xlarge", MinNodes: 1, InitialNodes: intp(1), MaxNodes: 100,
+			KeepInitialSize: true, Subnet: "subnet-0123456789abcdef0", CapacityType: "spot", SpotPrice: 0.35,
+			PublicIP: true, AdditionalSecurityGroups: []string{"sg-0123456789abcdef1"}, PlacementGroup: "hpc-existing",
+		},
+	}
+	c.Scaling = spec.Scaling{IdleTime: spec.Duration{Duration: 15 * time.Minute}, ScaleUp: true}
+	c.Storage = spec.Storage{
+		EBS: []spec.EBSVolume{
+			{MountDir: "/shared", Type: "gp3", Size: 500, IOPS: 6000, Throughput: 250, Encrypted: true, KMSKey: "alias/hpc"},
+			{MountDir: "/data/reference", Type: "gp3", IOPS: 3000, Throughput: 125, Snapshot: "snap-0123456789abcdef0"},
+			{MountDir: "/data/scratch", Volume: "vol-0123456789abcdef0"},
+			{MountDir: "/apps", Type: "io2", Size: 100, IOPS: 20000},
+		},
+		EFS: &spec.EFS{
+			MountDir: "/efs", PerformanceMode: "generalPurpose", ThroughputMode: "provisioned",
+			ProvisionedThroughput: 128, Encrypted: true,
+		},
+		RAID: &spec.RAID{MountDir: "/raid", Level: 0, Volumes: 4, Type: "st1", Size: 500},
+	}
+	c.Proxy = "http://proxy.example.com:3128"
+	c.Bootstrap = spec.Bootstrap{
+		PreInstall:  &spec.Script{URL: "s3://cfd-bootstrap/pre.sh", Args: []string{"--site", "${SITE}"}},
+		PostInstall: &spec.Script{URL: "https://example.com/post-install.sh", Args: []string{"--with-openfoam", "v2306"}},
+	}
+	c.IAM = spec.IAM{
+		Policies:    []string{"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"},
+		S3Read:      []string{"arn:aws:s3:::cfd-reference/*"},
+		S3ReadWrite: []string{"arn:aws:s3:::cfd-results", "arn:aws:s3:::cfd-results/*"},
+	}
+	c.Policy = spec.Policy{Prune: true, TerminationProtection: true, OnDrift: "report"}
+	c.Tags = map[string]string{"team": "cfd"}
+	return c
+}
+
+// existing uses what the account already has: the head node's security
+// group, the nodes' IAM role, a file system and a volume; and puts the
+// head node in a private subnet with Ubuntu's default image.
+func existing() *spec.Cluster {
+	c := minimal()
+	c.Name = "reuse"
+	c.Scheduler = "sge"
+	c.BaseOS = "ubuntu2004"
+	c.LoginUser = "ubuntu"
+	c.HeadNode.SSHFrom = ""
+	c.HeadNode.SecurityGroup = "sg-0aaaaaaaaaaaaaaa1"
+	c.HeadNode.PublicIP = false
+	c.HeadNode.KeyPair = "ops"
+	c.Compute[0].InstanceType = "c6g.2xlarge"
+	c.Compute[0].RootVolumeSize = 30
+	c.Storage = spec.Storage{
+		EBS: []spec.EBSVolume{{MountDir: "/shared", Volume: "vol-0aaaaaaaaaaaaaaa1"}},
+		EFS: &spec.EFS{MountDir: "/home2", FileSystem: "fs-0aaaaaaaaaaaaaaa1"},
+	}
+	c.IAM = spec.IAM{Role: "arn:aws:iam::123456789012:role/hpc/cluster-nodes"}
+	return c
+}
+
+// batch is an AWS Batch cluster with the defaults spec.Parse fills in.
+func batch() *spec.Cluster {
+	c := minimal()
+	c.Name = "jobs"
+	c.Scheduler = "awsbatch"
+	c.Compute = nil
+	c.Scaling = spec.Scaling{}
+	c.Batch = &spec.Batch{
+		MinVCPUs: 0, DesiredVCPUs: 4, MaxVCPUs: 20, InstanceTypes: []string{"optimal"},
+		CapacityType: "onDemand", Subnet: "subnet-0123456789abcdef0",
+	}
+	return c
+}
+
+// batchSpot is an AWS Batch cluster on spot instances with its own image.
+func batchSpot() *spec.Cluster {
+	c := batch()
+	c.Name = "cheap-jobs"
+	c.HeadNode.AMI = "ami-0123456789abcdef0"
+	c.HeadNode.KeyPair = "ops"
+	c.Batch = &spec.Batch{
+		MinVCPUs: 2, DesiredVCPUs: 8, MaxVCPUs: 256, InstanceTypes: []string{"c5", "m5.4xlarge"},
+		CapacityType: "spot", SpotBidPercentage: 60, Subnet: "subnet-0fedcba9876543210",
+	}
+	return c
 }
 
 // goldenCases are the specs whose templates are kept under testdata/.
@@ -53,14 +172,15 @@ func goldenCases() []struct {
 			c := minimal()
 			c.Name = "beta"
 			c.Compute = []spec.Queue{
-				{Name: "cpu", InstanceType: "c6i.2xlarge", MinNodes: 1, InitialNodes: intp(2), MaxNodes: 20},
-				{Name: "gpu-large", InstanceType: "g5.12xlarge", MinNodes: 0, MaxNodes: 4, Subnet: "subnet-0fedcba9876543210"},
+				{Name: "cpu", InstanceType: "c6i.2xlarge", MinNodes: 1, InitialNodes: intp(2), MaxNodes: 20, Subnet: "subnet-0123456789abcdef0", CapacityType: "onDemand"},
+				{Name: "gpu-large", InstanceType: "g5.12xlarge", MinNodes: 0, InitialNodes: intp(0), MaxNodes: 4, Subnet: "subnet-0fedcba9876543210", CapacityType: "onDemand"},
 			}
 			return c
 		}},
 		{"keypair-ami", func() *spec.Cluster {
 			c := minimal()
 			c.Name = "gamma"
+			c.BaseOS = "ubuntu2004"
 			c.LoginUser = "rocky"
 			c.HeadNode.KeyPair = "hpc-admins"
 			c.HeadNode.AMI = "ami-0abcdef1234567890"
@@ -73,6 +193,10 @@ func goldenCases() []struct {
 			c.Compute[0].InstanceType = "c7g.4xlarge"
 			return c
 		}},
+		{"full", full},
+		{"existing", existing},
+		{"awsbatch", batch},
+		{"awsbatch-spot", batchSpot},
 	}
 }
 
@@ -248,15 +372,15 @@ func TestTemplateContent(t *testing.T) {
 		{"no desired capacity, first queue", d.Resources["QueueComputeGroup"].Properties["DesiredCapacity"], nil},
 		{"queue subnet", jsonOf(t, d.Resources["QueueBigMemGroup"].Properties["VPCZoneIdentifier"]), `["subnet-0aaaaaaaaaaaaaaaa"]`},
 		{"head subnet by default", jsonOf(t, d.Resources["QueueComputeGroup"].Properties["VPCZoneIdentifier"]), `["subnet-0123456789abcdef0"]`},
-		{"graviton queue gets the arm64 image", jsonOf(t, d.Resources["QueueBigMemLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"Arm64ImageId"}`},
-		{"x86 queue gets the x86 image", jsonOf(t, d.Resources["QueueComputeLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"X86ImageId"}`},
-		{"arm64 image parameter", d.Parameters["Arm64ImageId"]["Default"], al2023Arm64SSM},
+		{"graviton queue gets the arm64 image", jsonOf(t, d.Resources["QueueBigMemLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"Alinux2Arm64ImageId"}`},
+		{"x86 queue gets the x86 image", jsonOf(t, d.Resources["QueueComputeLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"Alinux2X86ImageId"}`},
+		{"arm64 image parameter", d.Parameters["Alinux2Arm64ImageId"]["Default"], baseOSes["alinux2"].images[archArm64]},
 		{"group output", jsonOf(t, d.Outputs["BigMemGroupName"]["Value"]), `{"Ref":"QueueBigMemGroup"}`},
 		{"login user output", d.Outputs["LoginUser"]["Value"], "ec2-user"},
-		{"public ip output", jsonOf(t, d.Outputs["HeadNodePublicIp"]["Value"]), `{"Fn::GetAtt":["HeadNode","PublicIp"]}`},
+		{"public ip output", jsonOf(t, d.Outputs["HeadNodePublicIp"]["Value"]), `{"Ref":"HeadNodeElasticIp"}`},
+		{"elastic ip on the head node", jsonOf(t, d.Resources["HeadNodeElasticIp"].Properties["InstanceId"]), `{"Ref":"HeadNode"}`},
 		{"private ip output", jsonOf(t, d.Outputs["HeadNodePrivateIp"]["Value"]), `{"Fn::GetAtt":["HeadNode","PrivateIp"]}`},
 		{"spec version in metadata", jsonOf(t, d.Metadata["Driftless"].(map[string]any)["SpecVersion"]), `1`},
-		{"spec in metadata", jsonOf(t, d.Metadata["Driftless"].(map[string]any)["Spec"].(map[string]any)["compute"].([]any)[1].(map[string]any)["maxNodes"]), `3`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,6 +405,30 @@ func TestTemplateContent(t *testing.T) {
 	}
 }
 
+func TestSpecFromTemplate(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cluster()
+			st, err := Render(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := SpecFromTemplate(st.Template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Errorf("spec read back differs:\n got %s\nwant %s", jsonOf(t, got), jsonOf(t, c))
+			}
+		})
+	}
+	for _, body := range []string{`{}`, `{"Metadata":{"Driftless":{}}}`, `not json`, `{"Metadata":{"Driftless":{"Spec":"{"}}}`} {
+		if _, err := SpecFromTemplate([]byte(body)); err == nil {
+			t.Errorf("%s: no error", body)
+		}
+	}
+}
+
 func jsonOf(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -299,6 +447,9 @@ func TestRenderErrors(t *testing.T) {
 		{"nil", func() *spec.Cluster { return nil }, "no cluster"},
 		{"no name", func() *spec.Cluster { c := minimal(); c.Name = ""; return c }, "no name"},
 		{"no queue", func() *spec.Cluster { c := minimal(); c.Compute = nil; return c }, "no compute queue"},
+		{"centos without ami", func() *spec.Cluster { c := minimal(); c.BaseOS = "centos7"; return c }, "set headNode.ami"},
+		{"unknown base os", func() *spec.Cluster { c := minimal(); c.BaseOS = "plan9"; return c }, "unknown base OS"},
+		{"awsbatch without batch settings", func() *spec.Cluster { c := batch(); c.Batch = nil; return c }, "batch settings"},
 		{"queue ids clash", func() *spec.Cluster {
 			c := minimal()
 			c.Compute = append(c.Compute, spec.Queue{Name: "Compute", InstanceType: "c5.large", MaxNodes: 1})

@@ -32,11 +32,13 @@ type parameter struct {
 }
 
 type resource struct {
-	Type       string         `json:"Type"`
-	Condition  string         `json:"Condition,omitempty"`
-	DependsOn  []string       `json:"DependsOn,omitempty"`
-	Metadata   map[string]any `json:"Metadata,omitempty"`
-	Properties map[string]any `json:"Properties"`
+	Type                string         `json:"Type"`
+	Condition           string         `json:"Condition,omitempty"`
+	DependsOn           []string       `json:"DependsOn,omitempty"`
+	DeletionPolicy      string         `json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy,omitempty"`
+	Metadata            map[string]any `json:"Metadata,omitempty"`
+	Properties          map[string]any `json:"Properties"`
 }
 
 type output struct {
@@ -109,8 +111,8 @@ func render(c *spec.Cluster) (*Stack, error) {
 	if c.Name == "" {
 		return nil, errors.New("render: cluster has no name")
 	}
-	if len(c.Compute) == 0 {
-		return nil, fmt.Errorf("render %s: cluster has no compute queue", c.Name)
+	if len(c.Compute) == 0 && c.Scheduler != schedulerBatch {
+		return nil, fmt.Errorf("render %s: a %s cluster has no compute queue", c.Name, c.Scheduler)
 	}
 	b := &builder{
 		c:         c,
@@ -124,8 +126,11 @@ func render(c *spec.Cluster) (*Stack, error) {
 	}
 	b.metadata()
 	b.securityGroups()
+	b.iam()
+	b.storage()
 	b.headNode()
 	groups := b.compute()
+	b.batch()
 	b.outputs()
 	if b.err != nil {
 		return nil, fmt.Errorf("render %s: %w", c.Name, b.err)
@@ -147,14 +152,44 @@ func render(c *spec.Cluster) (*Stack, error) {
 
 // metadata records the spec the template was rendered from, so a later diff
 // can explain a change in the user's own terms rather than in resource
-// properties.
+// properties. The spec is stored as JSON text, not as an object: template
+// Metadata may not hold fractional numbers (cfn-lint E4002), and a spot
+// price is one. SpecFromTemplate reads it back.
 func (b *builder) metadata() {
+	text, err := json.Marshal(b.c)
+	if err != nil {
+		b.fail(fmt.Errorf("spec to JSON: %w", err))
+		return
+	}
 	b.t.Metadata = map[string]any{
 		"Driftless": map[string]any{
 			"SpecVersion": b.c.Version,
-			"Spec":        b.c,
+			"Spec":        string(text),
 		},
 	}
+}
+
+// SpecFromTemplate reads back the spec a template was rendered from, as
+// recorded in its Metadata. File is not recorded and stays empty.
+func SpecFromTemplate(body []byte) (*spec.Cluster, error) {
+	var doc struct {
+		Metadata struct {
+			Driftless *struct {
+				Spec *string
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if doc.Metadata.Driftless == nil || doc.Metadata.Driftless.Spec == nil {
+		return nil, errors.New("template has no Driftless spec in its Metadata")
+	}
+	var c spec.Cluster
+	if err := json.Unmarshal([]byte(*doc.Metadata.Driftless.Spec), &c); err != nil {
+		return nil, fmt.Errorf("spec in the template Metadata: %w", err)
+	}
+	return &c, nil
 }
 
 // encode renders v as canonical JSON: objects with sorted keys, two-space
