@@ -17,6 +17,9 @@ type Live struct {
 	// TerminationProtection is on when a person protected the stack.
 	TerminationProtection bool
 	Groups                []LiveGroup
+	// Outputs are the stack's outputs by key (head node addresses, login
+	// user, group names), as DescribeStacks returns them.
+	Outputs map[string]string
 }
 
 // LiveGroup is an Auto Scaling group that belongs to a live stack.

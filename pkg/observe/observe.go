@@ -92,6 +92,13 @@ func live(s cfntypes.Stack) (diff.Live, bool) {
 	if !ours || s.StackStatus == cfntypes.StackStatusDeleteComplete {
 		return diff.Live{}, false
 	}
+	var outputs map[string]string
+	if len(s.Outputs) > 0 {
+		outputs = make(map[string]string, len(s.Outputs))
+		for _, o := range s.Outputs {
+			outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+		}
+	}
 	return diff.Live{
 		Cluster:               cluster,
 		StackName:             aws.ToString(s.StackName),
@@ -102,6 +109,7 @@ func live(s cfntypes.Stack) (diff.Live, bool) {
 		Revision:              tags[render.TagRevision],
 		Hash:                  tags[render.TagSpecHash],
 		TerminationProtection: aws.ToBool(s.EnableTerminationProtection),
+		Outputs:               outputs,
 	}, true
 }
 
