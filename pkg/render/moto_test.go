@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -19,60 +21,65 @@ import (
 )
 
 // envMotoEndpoint names the environment variable holding the base URL of a
-// running moto_server (http://127.0.0.1:PORT) for TestMotoCreateStack.
+// running moto_server (http://127.0.0.1:PORT) for the emulator tests.
 const envMotoEndpoint = "DRIFTLESS_MOTO_ENDPOINT"
 
-// TestMotoCreateStack creates a rendered stack on the emulator and checks
-// that what the template asks for exists with the properties the daemon
-// relies on. The real integration tests live with apply; this one guards
-// the template alone.
-func TestMotoCreateStack(t *testing.T) {
+// motoSkips are the resource types moto 5.2.5 skips with a warning while
+// the stack still reaches CREATE_COMPLETE.
+var motoSkips = []string{"AWS::EC2::PlacementGroup", "AWS::EC2::SecurityGroupEgress"}
+
+// motoClients are the SDK clients of one emulator.
+type motoClients struct {
+	ec2   *ec2.Client
+	cfn   *cloudformation.Client
+	asg   *autoscaling.Client
+	batch *awsbatch.Client
+	net   moto.Network
+}
+
+func newMotoClients(t *testing.T) motoClients {
+	t.Helper()
 	endpoint := os.Getenv(envMotoEndpoint)
 	if endpoint == "" {
 		t.Skipf("$%s is not set; start moto_server (scripts/moto.sh start) and set it to its URL to run this test", envMotoEndpoint)
 	}
-	ctx := t.Context()
 	cfg := aws.Config{
 		Region:       moto.Region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	}
-	ec2c := ec2.NewFromConfig(cfg)
-	cfn := cloudformation.NewFromConfig(cfg)
-	asg := autoscaling.NewFromConfig(cfg)
-	net := moto.NewNetwork(t, ctx, ec2c)
+	m := motoClients{
+		ec2:   ec2.NewFromConfig(cfg),
+		cfn:   cloudformation.NewFromConfig(cfg),
+		asg:   autoscaling.NewFromConfig(cfg),
+		batch: awsbatch.NewFromConfig(cfg),
+	}
+	m.net = moto.NewNetwork(t, t.Context(), m.ec2)
+	return m
+}
 
-	c := minimal()
-	c.Name = moto.UniqueName("render")
-	c.VPC = net.VPC
-	c.HeadNode.Subnet = net.Subnet
-	c.HeadNode.KeyPair = net.KeyName
-	c.Tags = map[string]string{"team": "cfd"}
-	c.Compute = []spec.Queue{
-		{Name: "cpu", InstanceType: "c5.xlarge", MinNodes: 1, InitialNodes: intp(2), MaxNodes: 8},
-		{Name: "gpu-large", InstanceType: "g5.xlarge", MinNodes: 0, MaxNodes: 2},
-	}
-	st, err := Render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+// create creates the stack and fails the test unless it completes with
+// every resource the template asks for, bar those moto skips.
+func (m motoClients) create(t *testing.T, st *Stack) map[string]string {
+	t.Helper()
+	ctx := t.Context()
 	var tags []cfntypes.Tag
 	for k, v := range st.Tags {
 		tags = append(tags, cfntypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
-	_, err = cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+	_, err := m.cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 		Tags:         tags,
 	})
 	if err != nil {
 		t.Fatalf("create stack: %v", err)
 	}
 	t.Cleanup(func() {
-		_, _ = cfn.DeleteStack(context.WithoutCancel(ctx), &cloudformation.DeleteStackInput{StackName: aws.String(st.Name)})
+		_, _ = m.cfn.DeleteStack(context.WithoutCancel(ctx), &cloudformation.DeleteStackInput{StackName: aws.String(st.Name)})
 	})
-
-	stacks, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(st.Name)})
+	stacks, err := m.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(st.Name)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +87,57 @@ func TestMotoCreateStack(t *testing.T) {
 	if stack.StackStatus != cfntypes.StackStatusCreateComplete {
 		t.Fatalf("stack status %s: %s", stack.StackStatus, aws.ToString(stack.StackStatusReason))
 	}
+
+	var doc struct {
+		Resources map[string]struct{ Type string }
+	}
+	if err := json.Unmarshal(st.Template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.cfn.ListStackResources(ctx, &cloudformation.ListStackResourcesInput{StackName: aws.String(st.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, r := range res.StackResourceSummaries {
+		have[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.ResourceType)
+	}
+	for id, r := range doc.Resources {
+		if have[id] != r.Type && !slices.Contains(motoSkips, r.Type) {
+			t.Errorf("the template asks for %s (%s); the stack has %q", id, r.Type, have[id])
+		}
+	}
+
 	outputs := map[string]string{}
 	for _, o := range stack.Outputs {
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
+	return outputs
+}
+
+// TestMotoCreateStack creates rendered stacks on the emulator and checks
+// that what the templates ask for exists with the properties the daemon
+// relies on. The real integration tests live with apply; these guard the
+// templates alone.
+func TestMotoCreateStack(t *testing.T) {
+	m := newMotoClients(t)
+	ctx := t.Context()
+
+	c := minimal()
+	c.Name = moto.UniqueName("render")
+	c.VPC = m.net.VPC
+	c.HeadNode.Subnet = m.net.Subnet
+	c.HeadNode.KeyPair = m.net.KeyName
+	c.Tags = map[string]string{"team": "cfd"}
+	c.Compute = []spec.Queue{
+		{Name: "cpu", InstanceType: "c5.xlarge", MinNodes: 1, InitialNodes: intp(2), MaxNodes: 8, Subnet: m.net.Subnet},
+		{Name: "gpu-large", InstanceType: "g5.xlarge", MinNodes: 0, MaxNodes: 2, Subnet: m.net.Subnet},
+	}
+	st, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := m.create(t, st)
 	for key, want := range map[string]string{
 		"CpuGroupName":      GroupName(c.Name, "cpu"),
 		"GpuLargeGroupName": GroupName(c.Name, "gpu-large"),
@@ -93,13 +147,13 @@ func TestMotoCreateStack(t *testing.T) {
 			t.Errorf("output %s = %q, want %q", key, outputs[key], want)
 		}
 	}
-	if outputs["HeadNodePrivateIp"] == "" {
-		t.Error("no HeadNodePrivateIp output")
+	if outputs["HeadNodePrivateIp"] == "" || outputs["HeadNodePublicIp"] == "" {
+		t.Errorf("head node addresses missing from the outputs %v", outputs)
 	}
 
 	// Groups: the explicit names, MinSize and MaxSize as rendered, and the
 	// desired capacity left at MinSize for the daemon to raise.
-	groups, err := asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
+	groups, err := m.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
 		AutoScalingGroupNames: []string{st.Groups[0].Name, st.Groups[1].Name},
 	})
 	if err != nil {
@@ -119,8 +173,8 @@ func TestMotoCreateStack(t *testing.T) {
 			t.Errorf("group %s: min %d max %d desired %d, want %d %d %d", want.Name,
 				aws.ToInt32(g.MinSize), aws.ToInt32(g.MaxSize), aws.ToInt32(g.DesiredCapacity), want.Min, want.Max, want.Min)
 		}
-		if aws.ToString(g.VPCZoneIdentifier) != net.Subnet {
-			t.Errorf("group %s in %q, want %s", want.Name, aws.ToString(g.VPCZoneIdentifier), net.Subnet)
+		if aws.ToString(g.VPCZoneIdentifier) != m.net.Subnet {
+			t.Errorf("group %s in %q, want %s", want.Name, aws.ToString(g.VPCZoneIdentifier), m.net.Subnet)
 		}
 		if g.LaunchTemplate == nil || aws.ToString(g.LaunchTemplate.LaunchTemplateName) != want.Name {
 			t.Errorf("group %s launch template %+v", want.Name, g.LaunchTemplate)
@@ -140,8 +194,8 @@ func TestMotoCreateStack(t *testing.T) {
 
 	// Security groups: SSH from sshFrom only, and the cluster group open
 	// to itself.
-	sgs, err := ec2c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
-		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{net.VPC}}},
+	sgs, err := m.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{m.net.VPC}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +220,7 @@ func TestMotoCreateStack(t *testing.T) {
 	}
 
 	// The head node, found by its Name tag.
-	res, err := ec2c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{
+	res, err := m.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("tag:Name"), Values: []string{c.Name + "-head-node"}}},
 	})
 	if err != nil {
@@ -177,10 +231,121 @@ func TestMotoCreateStack(t *testing.T) {
 	}
 	head := res.Reservations[0].Instances[0]
 	if head.InstanceType != ec2types.InstanceType(c.HeadNode.InstanceType) ||
-		aws.ToString(head.SubnetId) != net.Subnet || aws.ToString(head.KeyName) != net.KeyName {
+		aws.ToString(head.SubnetId) != m.net.Subnet || aws.ToString(head.KeyName) != m.net.KeyName {
 		t.Errorf("head node %s in %s with key %s", head.InstanceType, aws.ToString(head.SubnetId), aws.ToString(head.KeyName))
 	}
 	if aws.ToString(head.ImageId) == "" {
 		t.Error("head node has no image: the SSM parameter was not resolved")
+	}
+	if head.IamInstanceProfile == nil {
+		t.Error("head node has no instance profile")
+	}
+}
+
+// TestMotoCreateFullStack creates a cluster with every setting on the
+// emulator: shared volumes, RAID, EFS, IAM, spot, EFA, placement groups.
+func TestMotoCreateFullStack(t *testing.T) {
+	m := newMotoClients(t)
+	ctx := t.Context()
+	var sgs []string
+	for range 2 {
+		out, err := m.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+			GroupName: aws.String(moto.UniqueName("extra")), Description: aws.String("extra"), VpcId: aws.String(m.net.VPC),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sgs = append(sgs, aws.ToString(out.GroupId))
+	}
+	vol, err := m.ec2.CreateVolume(ctx, &ec2.CreateVolumeInput{Size: aws.Int32(10), AvailabilityZone: aws.String(moto.Region + "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := full()
+	c.Name = moto.UniqueName("full")
+	c.VPC = m.net.VPC
+	c.HeadNode.Subnet = m.net.Subnet
+	c.HeadNode.KeyPair = m.net.KeyName
+	c.HeadNode.AdditionalSecurityGroups = sgs[:1]
+	for i := range c.Compute {
+		c.Compute[i].Subnet = m.net.Subnet
+	}
+	c.Compute[1].AdditionalSecurityGroups = sgs[1:]
+	// moto creates a volume from a snapshot only when given its size.
+	c.Storage.EBS[1].Size = 100
+	c.Storage.EBS[2].Volume = aws.ToString(vol.VolumeId)
+	st, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := m.create(t, st)
+	if outputs["LoginUser"] != "centos" || outputs["MpiGroupName"] != GroupName(c.Name, "mpi") {
+		t.Errorf("outputs %v", outputs)
+	}
+
+	// Every shared volume and RAID member is attached to the head node.
+	head, err := m.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("tag:Name"), Values: []string{c.Name + "-head-node"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.Reservations) != 1 {
+		t.Fatalf("found %d reservations for the head node", len(head.Reservations))
+	}
+	devices := map[string]bool{}
+	for _, bdm := range head.Reservations[0].Instances[0].BlockDeviceMappings {
+		devices[aws.ToString(bdm.DeviceName)] = true
+	}
+	for i := range c.Storage.EBS {
+		if !devices[ebsDevice(i)] {
+			t.Errorf("no volume at %s", ebsDevice(i))
+		}
+	}
+	for j := range c.Storage.RAID.Volumes {
+		if !devices[raidDevice(j)] {
+			t.Errorf("no RAID member at %s", raidDevice(j))
+		}
+	}
+
+	// Min of the keepInitialSize queue is its initial size.
+	g, err := m.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
+		AutoScalingGroupNames: []string{GroupName(c.Name, "spot")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.AutoScalingGroups) != 1 || aws.ToInt32(g.AutoScalingGroups[0].MinSize) != 1 || aws.ToInt32(g.AutoScalingGroups[0].MaxSize) != 100 {
+		t.Errorf("spot group %+v", g.AutoScalingGroups)
+	}
+}
+
+// TestMotoCreateBatchStack creates an awsbatch cluster on the emulator.
+func TestMotoCreateBatchStack(t *testing.T) {
+	m := newMotoClients(t)
+	c := batchSpot()
+	c.Name = moto.UniqueName("batch")
+	c.VPC = m.net.VPC
+	c.HeadNode.Subnet = m.net.Subnet
+	c.HeadNode.KeyPair = m.net.KeyName
+	c.Batch.Subnet = m.net.Subnet
+	st, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := m.create(t, st)
+	ces, err := m.batch.DescribeComputeEnvironments(t.Context(), &awsbatch.DescribeComputeEnvironmentsInput{
+		ComputeEnvironments: []string{outputs[outBatchComputeEnv]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ces.ComputeEnvironments) != 1 {
+		t.Fatalf("found %d compute environments", len(ces.ComputeEnvironments))
+	}
+	cr := ces.ComputeEnvironments[0].ComputeResources
+	if cr == nil || aws.ToInt32(cr.MaxvCpus) != 256 || aws.ToInt32(cr.MinvCpus) != 2 || string(cr.Type) != "SPOT" {
+		t.Errorf("compute resources %+v", cr)
 	}
 }
