@@ -15,7 +15,7 @@ const CurrentVersion = 1
 
 // Cluster is one declared cluster, as written in one spec file.
 type Cluster struct {
-	// Version of the schema the file is written against.
+	// Version is the version of the schema the file is written against.
 	Version int `json:"version" spec:"required,min=1"`
 	// Name is the cluster's name; the stack is named driftless-NAME.
 	Name string `json:"name" spec:"required,kind=clusterName"`
@@ -98,8 +98,9 @@ type Queue struct {
 	InstanceType string `json:"instanceType" spec:"required,kind=instanceType"`
 	// MinNodes is the number of nodes kept running even when idle.
 	MinNodes int `json:"minNodes" spec:"min=0" docDefault:"0, or initialNodes with keepInitialSize"`
-	// InitialNodes is the number of nodes started with the cluster; it is
-	// never nil after Parse.
+	// InitialNodes is the number of nodes started with the cluster.
+	//
+	// Parse sets it when the file does not, so it is never nil after Parse.
 	InitialNodes *int `json:"initialNodes,omitempty" spec:"min=0" docDefault:"minNodes"`
 	// MaxNodes is the most nodes the queue grows to.
 	MaxNodes int `json:"maxNodes" spec:"required,min=1"`
@@ -143,9 +144,9 @@ type Scaling struct {
 
 // Batch is the AWS Batch compute environment of an awsbatch cluster.
 type Batch struct {
-	// MinVCPUs are kept running even when no job waits.
+	// MinVCPUs is the number of vCPUs kept running even when no job waits.
 	MinVCPUs int `json:"minVCPUs" spec:"min=0" default:"0"`
-	// DesiredVCPUs are started with the cluster.
+	// DesiredVCPUs is the number of vCPUs started with the cluster.
 	DesiredVCPUs int `json:"desiredVCPUs" spec:"min=0" default:"4"`
 	// MaxVCPUs is the most vCPUs the environment grows to.
 	MaxVCPUs int `json:"maxVCPUs" spec:"min=1" default:"20"`
@@ -180,12 +181,13 @@ type EBSVolume struct {
 	MountDir string `json:"mountDir,omitempty" spec:"kind=mountDir" docDefault:"/shared, when it is the only volume"`
 	// Type is the EBS volume type of a new volume.
 	Type string `json:"type,omitempty" spec:"enum=gp2|gp3|io1|io2|st1|sc1" docDefault:"gp3 for a new volume"`
-	// Size of a new volume in GiB; from a snapshot, the snapshot's size.
+	// Size is the size of a new volume in GiB; from a snapshot, by default
+	// the snapshot's size.
 	Size int `json:"size,omitempty" spec:"min=1,max=16384" docDefault:"20 for a new volume"`
 	// IOPS are the provisioned I/O operations per second: required for io1
 	// and io2, 3000 to 16000 for gp3, not allowed for other types.
 	IOPS int `json:"iops,omitempty" spec:"min=100,max=256000" docDefault:"3000 for gp3"`
-	// Throughput in MiB/s, gp3 only.
+	// Throughput is the volume's throughput in MiB/s, gp3 only.
 	Throughput int `json:"throughput,omitempty" spec:"min=125,max=1000" docDefault:"125 for gp3"`
 	// Encrypted encrypts a new volume.
 	Encrypted bool `json:"encrypted,omitempty"`
@@ -206,12 +208,12 @@ type EFS struct {
 	// FileSystem mounts this existing file system instead of creating
 	// one; it excludes every other setting but mountDir.
 	FileSystem string `json:"fileSystem,omitempty" spec:"kind=efs"`
-	// PerformanceMode of a new file system.
+	// PerformanceMode is the performance mode of a new file system.
 	PerformanceMode string `json:"performanceMode,omitempty" spec:"enum=generalPurpose|maxIO" docDefault:"generalPurpose for a new file system"`
-	// ThroughputMode of a new file system.
+	// ThroughputMode is the throughput mode of a new file system.
 	ThroughputMode string `json:"throughputMode,omitempty" spec:"enum=bursting|provisioned" docDefault:"bursting for a new file system"`
-	// ProvisionedThroughput in MiB/s; required with the provisioned
-	// throughput mode and only allowed with it.
+	// ProvisionedThroughput is the throughput in MiB/s; required with the
+	// provisioned throughput mode and only allowed with it.
 	ProvisionedThroughput int `json:"provisionedThroughput,omitempty" spec:"min=1,max=1024"`
 	// Encrypted encrypts a new file system at rest.
 	Encrypted bool `json:"encrypted,omitempty"`
@@ -229,12 +231,12 @@ type RAID struct {
 	Volumes int `json:"volumes" spec:"min=2,max=5" default:"2"`
 	// Type is the EBS volume type of each volume.
 	Type string `json:"type" spec:"enum=gp2|gp3|io1|io2|st1|sc1" default:"gp3"`
-	// Size of each volume in GiB.
+	// Size is the size of each volume in GiB.
 	Size int `json:"size" spec:"min=1,max=16384" default:"20"`
-	// IOPS of each volume: required for io1 and io2, 3000 to 16000 for
+	// IOPS are the provisioned IOPS of each volume: required for io1 and io2, 3000 to 16000 for
 	// gp3, not allowed for other types.
 	IOPS int `json:"iops,omitempty" spec:"min=100,max=256000" docDefault:"3000 for gp3"`
-	// Throughput of each volume in MiB/s, gp3 only.
+	// Throughput is the throughput of each volume in MiB/s, gp3 only.
 	Throughput int `json:"throughput,omitempty" spec:"min=125,max=1000" docDefault:"125 for gp3"`
 	// Encrypted encrypts the volumes.
 	Encrypted bool `json:"encrypted,omitempty"`
