@@ -3,7 +3,6 @@ package diff
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/driftless/driftless/pkg/render"
 )
@@ -27,6 +26,9 @@ type Input struct {
 	// the default, max(1, 10% of live clusters). A negative value lifts
 	// the cap (a person's explicit override).
 	PruneLimit int
+	// RecreateFailed names the clusters whose policy.recreateFailed lets
+	// the daemon delete a stack that never came up and create it again.
+	RecreateFailed map[string]bool
 }
 
 // Plan pairs desired and live stacks by cluster and decides one action for
@@ -70,7 +72,7 @@ func Plan(in Input) []Change {
 		case invalid[name]:
 			ch = Change{Action: Skip, Reason: "the spec is invalid; the live cluster is left as it is"}
 		case d != nil:
-			ch = planDeclared(d, l)
+			ch = planDeclared(d, l, in.RecreateFailed[name])
 		default:
 			ch = planRemoved(in, l)
 		}
@@ -82,15 +84,12 @@ func Plan(in Input) []Change {
 }
 
 // planDeclared decides for a cluster the repo declares.
-func planDeclared(d *render.Stack, l *Live) Change {
+func planDeclared(d *render.Stack, l *Live, recreate bool) Change {
 	if l == nil {
 		return Change{Action: Create, Reason: "declared in the repo, no stack exists"}
 	}
-	switch kind := StatusKind(l.Status); kind {
-	case InProgress:
-		return Change{Action: Wait, Reason: fmt.Sprintf("stack is %s; waiting for it to settle", l.Status)}
-	case Failed:
-		return Change{Action: Blocked, Reason: blockedReason(l)}
+	if ch, ok := planStatus(l, recreate); ok {
+		return ch
 	}
 	if l.Hash == d.Hash {
 		return Change{Action: None, Reason: "stack matches the repo"}
@@ -107,15 +106,14 @@ func planRemoved(in Input, l *Live) Change {
 	case !in.Prune:
 		return Change{Action: Retain, Reason: "not declared in the repo; pruning is off"}
 	case in.NameUnknown:
-		return Change{Action: Retain, Reason: "not declared in the repo, but a broken spec's name could not be read; pruning nothing this cycle"}
+		return Change{Action: Retain, Refused: RefusedUnreadableSpec, Reason: "not declared in the repo, but a broken spec's name could not be read; pruning nothing this cycle"}
 	case len(in.Desired) == 0 && len(in.Invalid) == 0:
-		return Change{Action: Retain, Reason: "the checkout declares no clusters at all; an empty checkout prunes nothing"}
+		return Change{Action: Retain, Refused: RefusedEmptyCheckout, Reason: "the checkout declares no clusters at all; an empty checkout prunes nothing"}
 	case l.TerminationProtection:
-		return Change{Action: Retain, Reason: "not declared in the repo, but termination protection is on"}
-	case l.Status == "DELETE_IN_PROGRESS":
-		return Change{Action: Wait, Reason: "stack is being deleted"}
-	case StatusKind(l.Status) == InProgress:
-		return Change{Action: Wait, Reason: fmt.Sprintf("stack is %s; deleting once it settles", l.Status)}
+		return Change{Action: Retain, Refused: RefusedTerminationProtection, Reason: "not declared in the repo, but termination protection is on"}
+	}
+	if ch, ok := planRemovedStatus(l); ok {
+		return ch
 	}
 	return Change{Action: Delete, Reason: "no longer declared in the repo; pruning is on"}
 }
@@ -141,20 +139,10 @@ func limitPrunes(changes []Change, limit, total int) {
 	}
 	for i := range changes {
 		if changes[i].Action == Delete {
-			changes[i].Action = Retain
+			changes[i].Action, changes[i].Refused = Retain, RefusedLimit
 			changes[i].Reason = fmt.Sprintf("refusing to delete %d of %d clusters in one cycle (limit %d); raise the prune limit to allow it", n, total, limit)
 		}
 	}
-}
-
-func blockedReason(l *Live) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "stack is %s", l.Status)
-	if l.StatusReason != "" {
-		fmt.Fprintf(&b, ": %s", l.StatusReason)
-	}
-	b.WriteString("; a person must resolve it")
-	return b.String()
 }
 
 func short(h string) string {

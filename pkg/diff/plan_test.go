@@ -122,21 +122,3 @@ func TestPlan(t *testing.T) {
 		})
 	}
 }
-
-func TestStatusKind(t *testing.T) {
-	for status, want := range map[string]Kind{
-		"CREATE_COMPLETE":                     Stable,
-		"UPDATE_ROLLBACK_COMPLETE":            Stable,
-		"CREATE_IN_PROGRESS":                  InProgress,
-		"UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": InProgress,
-		"REVIEW_IN_PROGRESS":                  InProgress,
-		"ROLLBACK_COMPLETE":                   Failed,
-		"DELETE_FAILED":                       Failed,
-		"DELETE_COMPLETE":                     Gone,
-		"SOMETHING_NEW":                       Failed,
-	} {
-		if got := StatusKind(status); got != want {
-			t.Errorf("StatusKind(%s) = %d, want %d", status, got, want)
-		}
-	}
-}

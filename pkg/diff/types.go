@@ -60,7 +60,11 @@ type Change struct {
 	Cluster string
 	Action  Action
 	// Reason says in a person's words why this action was chosen.
-	Reason  string
+	Reason string
+	// Refused names the guard that kept a stack whose spec left the repo
+	// from being deleted although pruning is on (one of the Refused*
+	// values); empty otherwise.
+	Refused string
 	Desired *render.Stack
 	Live    *Live
 }
@@ -68,5 +72,9 @@ type Change struct {
 // Mutating reports whether carrying out the change calls AWS to change
 // something.
 func (c Change) Mutating() bool {
-	return c.Action == Create || c.Action == Update || c.Action == Delete
+	switch c.Action {
+	case Create, Update, Delete, Recreate, ContinueRollback:
+		return true
+	}
+	return false
 }
