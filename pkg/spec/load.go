@@ -39,9 +39,10 @@ type FileRole int
 const (
 	// Spec is a cluster spec: *.yaml or *.yml.
 	Spec FileRole = iota
-	// Ignored is a file that may sit beside the specs: README*, *.md,
-	// LICENSE*, and anything under a directory or named with a leading
-	// dot (.git, .github, .gitignore, .pre-commit-config.yaml).
+	// Ignored is a file that may sit beside the specs: README*, *.md and
+	// LICENSE* (unless they end in .yaml or .yml), and anything under a
+	// directory or named with a leading dot (.git, .github, .gitignore,
+	// .pre-commit-config.yaml).
 	Ignored
 	// Unexpected is any other file. It is reported as invalid, because a
 	// misnamed spec (cluster.yaml.bak, cluster.json) would otherwise look
@@ -58,10 +59,11 @@ func RoleOf(p string) FileRole {
 	}
 	base := strings.ToLower(path.Base(p))
 	switch {
+	case strings.HasSuffix(base, ".yaml"), strings.HasSuffix(base, ".yml"):
+		// Even README.yaml: ignoring a spec would be the worse mistake.
+		return Spec
 	case strings.HasPrefix(base, "readme"), strings.HasPrefix(base, "license"), strings.HasSuffix(base, ".md"):
 		return Ignored
-	case strings.HasSuffix(base, ".yaml"), strings.HasSuffix(base, ".yml"):
-		return Spec
 	}
 	return Unexpected
 }

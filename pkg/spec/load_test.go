@@ -43,11 +43,19 @@ func TestLoad(t *testing.T) {
 				"docs/notes.md":            []byte("x"),
 				"LICENSE":                  []byte("x"),
 				"readme.txt":               []byte("x"),
+				"LICENSE.txt":              []byte("x"),
 				".gitignore":               []byte("x"),
 				".pre-commit-config.yaml":  []byte("repos: []"),
 				".github/workflows/ci.yml": []byte("on: push"),
 			},
 			clusters: []string{"alpha@a.yaml"},
+		},
+		{
+			name: "a spec named like a readme is a spec",
+			files: map[string][]byte{
+				"README.yaml": specNamed(t, "alpha"),
+			},
+			clusters: []string{"alpha@README.yaml"},
 		},
 		{
 			name: "unexpected file without a name",
