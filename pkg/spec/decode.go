@@ -242,10 +242,10 @@ func (d *decoder) decodeField(n *yaml.Node, v reflect.Value, path string, f *fie
 		}
 		v.Set(reflect.ValueOf(Duration{dur}))
 		if f != nil && f.min != nil && dur.Seconds() < *f.min {
-			d.errorf(posOf(n), path, "must be at least %s, not %s", Duration{time.Duration(*f.min * float64(time.Second))}, s)
+			d.errorf(posOf(n), path, "must be at least %s, not %s", Duration{secondsToDuration(*f.min)}, s)
 		}
 		if f != nil && f.max != nil && dur.Seconds() > *f.max {
-			d.errorf(posOf(n), path, "must be at most %s, not %s", Duration{time.Duration(*f.max * float64(time.Second))}, s)
+			d.errorf(posOf(n), path, "must be at most %s, not %s", Duration{secondsToDuration(*f.max)}, s)
 		}
 	case t.Kind() == reflect.Pointer:
 		p := reflect.New(t.Elem())

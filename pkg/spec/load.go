@@ -37,35 +37,35 @@ func Load(files map[string][]byte) Set {
 type FileRole int
 
 const (
-	// Spec is a cluster spec: *.yaml or *.yml.
-	Spec FileRole = iota
-	// Ignored is a file that may sit beside the specs: README*, *.md and
+	// FileSpec is a cluster spec: *.yaml or *.yml.
+	FileSpec FileRole = iota
+	// FileIgnored is a file that may sit beside the specs: README*, *.md and
 	// LICENSE* (unless they end in .yaml or .yml), and anything under a
 	// directory or named with a leading dot (.git, .github, .gitignore,
 	// .pre-commit-config.yaml).
-	Ignored
-	// Unexpected is any other file. It is reported as invalid, because a
+	FileIgnored
+	// FileUnexpected is any other file. It is reported as invalid, because a
 	// misnamed spec (cluster.yaml.bak, cluster.json) would otherwise look
 	// like a deleted cluster.
-	Unexpected
+	FileUnexpected
 )
 
 // RoleOf classifies a slash-separated, repo-relative path.
 func RoleOf(p string) FileRole {
 	for _, part := range strings.Split(p, "/") {
 		if strings.HasPrefix(part, ".") && part != "." && part != ".." {
-			return Ignored
+			return FileIgnored
 		}
 	}
 	base := strings.ToLower(path.Base(p))
 	switch {
 	case strings.HasSuffix(base, ".yaml"), strings.HasSuffix(base, ".yml"):
 		// Even README.yaml: ignoring a spec would be the worse mistake.
-		return Spec
+		return FileSpec
 	case strings.HasPrefix(base, "readme"), strings.HasPrefix(base, "license"), strings.HasSuffix(base, ".md"):
-		return Ignored
+		return FileIgnored
 	}
-	return Unexpected
+	return FileUnexpected
 }
 
 func load(files map[string][]byte) Set {
@@ -84,9 +84,9 @@ func load(files map[string][]byte) Set {
 	invalidNames := map[string]bool{}
 	for _, file := range paths {
 		switch RoleOf(file) {
-		case Ignored:
+		case FileIgnored:
 			continue
-		case Unexpected:
+		case FileUnexpected:
 			s.Invalid[file] = Errors{{File: file, Msg: "unexpected file: the cluster repo holds cluster specs (*.yaml, *.yml) and README, *.md and LICENSE files; rename a spec to .yaml or move other files under a dot-directory"}}
 			// A renamed spec must not look like a deleted cluster.
 			if name := parseFile(file, files[file]).name; name != "" {

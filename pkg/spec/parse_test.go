@@ -391,6 +391,42 @@ func TestParseRules(t *testing.T) {
 			want:  []string{"c.yaml:16:3: tags: a key must be a word, not the number 7"},
 		},
 		{
+			name: "billion laughs",
+			data: "version: 1\n" + billionLaughs,
+			want: []string{
+				"c.yaml:1:1: headNode: is required",
+				"c.yaml:1:1: name: is required",
+				"c.yaml:1:1: region: is required",
+				"c.yaml:1:1: scheduler: is required; write one of `slurm`, `sge`, `torque` or `awsbatch`",
+				"c.yaml:1:1: vpc: is required",
+				"c.yaml:2:1: a: unknown field",
+				"c.yaml:3:1: b: unknown field",
+				"c.yaml:4:1: c: unknown field",
+				"c.yaml:5:1: d: unknown field",
+				"c.yaml:6:1: e: unknown field",
+				"c.yaml:7:1: f: unknown field",
+				"c.yaml:8:1: g: unknown field",
+				"c.yaml:9:1: h: unknown field",
+				"c.yaml:10:7: tags: must be a mapping of keys to values, not a list",
+			},
+		},
+		{
+			name: "billion laughs in a list the schema walks",
+			data: edit(t, "tags:\n  team: hpc\n", "") + billionLaughs[:strings.Index(billionLaughs, "tags:")] + "storage:\n  ebs: [*h, *h]\n",
+			want: []string{
+				"c.yaml:15:1: a: unknown field",
+				"c.yaml:16:1: b: unknown field",
+				"c.yaml:17:1: c: unknown field",
+				"c.yaml:18:1: d: unknown field",
+				"c.yaml:19:1: e: unknown field",
+				"c.yaml:20:1: f: unknown field",
+				"c.yaml:21:1: g: unknown field",
+				"c.yaml:22:1: h: unknown field",
+				"c.yaml:24:9: storage.ebs[0]: YAML aliases (*h) are not allowed; write the value out",
+				"c.yaml:24:13: storage.ebs[1]: YAML aliases (*h) are not allowed; write the value out",
+			},
+		},
+		{
 			name: "empty file",
 			data: "",
 			want: []string{"c.yaml:1:1: file is empty; a spec starts with `version: 1`"},
@@ -441,6 +477,19 @@ func TestParseRules(t *testing.T) {
 		})
 	}
 }
+
+// billionLaughs is the classic alias bomb: nine levels of ten aliases,
+// a billion strings if anything expanded it.
+const billionLaughs = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+tags: [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+`
 
 // manyTags writes n tag lines for the tags mapping of base.
 func manyTags(n int) string {
