@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 )
@@ -119,7 +120,6 @@ func (l *Loop) RunOnce(ctx context.Context, now time.Time) (Report, error) {
 		rep.Unmapped = append(rep.Unmapped, n.Name)
 	}
 
-	recheck := &recheck{sched: c.Scheduler}
 	for _, q := range c.Queues {
 		if !described[q.Group] {
 			continue
@@ -134,8 +134,8 @@ func (l *Loop) RunOnce(ctx context.Context, now time.Time) (Report, error) {
 		}
 		d := Plan(in, now)
 		c.Metrics.observePlan(c.Cluster, in, d, now)
-		gr := l.act(ctx, q, g, d, recheck)
-		l.memory[g.Name] = d.Next.Confirm(gr.Drained, now)
+		gr, drained := l.act(ctx, q, g, d)
+		l.memory[g.Name] = d.Next.Confirm(drained, now).Touch(gr.Resumed, now)
 		if gr.Err != nil {
 			errs = append(errs, fmt.Errorf("group %s: %w", g.Name, gr.Err))
 		}
@@ -159,31 +159,55 @@ func queueJobs(jobs []Job, queue string, only bool) []Job {
 	return out
 }
 
-// recheck reads the scheduler again, at most once per round, right before
-// the first termination: the last look before an instance is destroyed.
+// recheck is the last look at the scheduler before an instance is
+// destroyed: one fresh snapshot per group, taken after that group's drains.
 type recheck struct {
-	sched Scheduler
-	nodes map[string]Node
+	nodes  map[string]Node
+	wanted map[string]bool
 }
 
-func (r *recheck) node(ctx context.Context, name string) (Node, bool, error) {
-	if r.nodes == nil {
-		s, err := r.sched.Snapshot(ctx)
-		if err != nil {
-			return Node{}, false, err
-		}
-		r.nodes = map[string]Node{}
-		for _, n := range s.Nodes {
-			r.nodes[n.Name] = n
+func newRecheck(ctx context.Context, sched Scheduler) (*recheck, error) {
+	s, err := sched.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &recheck{nodes: map[string]Node{}, wanted: map[string]bool{}}
+	for _, n := range s.Nodes {
+		r.nodes[n.Name] = n
+	}
+	for _, j := range s.Jobs {
+		if j.Pending && j.Eligible {
+			for _, n := range j.RequiredNodes {
+				r.wanted[n] = true
+			}
 		}
 	}
-	n, ok := r.nodes[name]
-	return n, ok, nil
+	return r, nil
 }
 
-// act carries out one decision: resume, replace, terminate (after a
-// re-check), drain, and finally raise the desired capacity.
-func (l *Loop) act(ctx context.Context, q Queue, g Group, d Decision, rc *recheck) GroupReport {
+// verdict says what to do with a node the plan would terminate: terminate
+// it only when it is still drained, runs nothing and no waiting job asks
+// for it; resume it when work arrived for it; otherwise leave it drained.
+func (r *recheck) verdict(name string) (terminate, resume bool, why string) {
+	n, ok := r.nodes[name]
+	switch {
+	case !ok:
+		return false, false, "the node is gone from the scheduler"
+	case n.State == Draining || n.SlotsUsed > 0:
+		return false, true, "a job started on the node while it was draining"
+	case r.wanted[name]:
+		return false, true, "a waiting job asks for the node"
+	case n.State != Drained:
+		return false, false, "the node is " + string(n.State)
+	}
+	return true, false, ""
+}
+
+// act carries out one decision: resume, replace, drain, then one fresh
+// look at the scheduler, terminate what is still drained and idle (both
+// the nodes drained in earlier rounds and those just drained), and
+// finally raise the desired capacity.
+func (l *Loop) act(ctx context.Context, q Queue, g Group, d Decision) (GroupReport, []string) {
 	c := l.cfg
 	log := l.log.With("group", g.Name)
 	gr := GroupReport{Queue: q.Name, Group: g, Decision: d, DesiredSet: -1}
@@ -192,15 +216,18 @@ func (l *Loop) act(ctx context.Context, q Queue, g Group, d Decision, rc *rechec
 		c.Metrics.failed(c.Cluster, step)
 		errs = append(errs, err)
 	}
-
-	for _, a := range d.Resume {
+	resume := func(a NodeAction, why string) {
 		if err := c.Scheduler.Resume(ctx, a.Node); err != nil {
 			fail("resume", fmt.Errorf("resume %s: %w", a.Node, err))
-			continue
+			return
 		}
 		gr.Resumed = append(gr.Resumed, a.Node)
 		c.Metrics.drainCancelled(c.Cluster, g.Name)
-		log.Info("drain cancelled", "node", a.Node, "reason", a.Reason)
+		log.Info("drain cancelled", "node", a.Node, "reason", why)
+	}
+
+	for _, a := range d.Resume {
+		resume(a, a.Reason)
 	}
 
 	for _, a := range d.Replace {
@@ -216,46 +243,52 @@ func (l *Loop) act(ctx context.Context, q Queue, g Group, d Decision, rc *rechec
 		}
 	}
 
-	desired := g.Desired
-	for _, a := range d.Terminate {
-		n, ok, err := rc.node(ctx, a.Node)
-		if err != nil {
-			fail("snapshot", fmt.Errorf("re-check before terminating %s: %w", a.Node, err))
-			break
-		}
-		if !ok || n.State != Drained || n.SlotsUsed > 0 {
-			gr.Kept = append(gr.Kept, a)
-			log.Info("termination called off by the re-check", "node", a.Node, "state", n.State)
-			if ok && n.State == Draining {
-				if err := c.Scheduler.Resume(ctx, a.Node); err != nil {
-					fail("resume", fmt.Errorf("resume %s: %w", a.Node, err))
-				} else {
-					gr.Resumed = append(gr.Resumed, a.Node)
-					c.Metrics.drainCancelled(c.Cluster, g.Name)
-				}
-			}
-			continue
-		}
-		if err := c.Fleet.Terminate(ctx, a.InstanceID, true); err != nil {
-			fail("terminate", fmt.Errorf("terminate %s (%s): %w", a.Node, a.InstanceID, err))
-			continue
-		}
-		desired--
-		gr.Terminated = append(gr.Terminated, a.Node)
-		c.Metrics.action(c.Cluster, g.Name, "down", ReasonIdle, 1)
-		log.Info("idle node terminated", "node", a.Node, "instance", a.InstanceID, "reason", a.Reason)
-		if err := c.Scheduler.Remove(ctx, a.Node); err != nil {
-			fail("remove", fmt.Errorf("remove %s: %w", a.Node, err))
-		}
-	}
-
+	candidates := slices.Clone(d.Terminate)
 	for _, a := range d.Drain {
 		if err := c.Scheduler.Drain(ctx, a.Node, a.Reason); err != nil {
 			fail("drain", fmt.Errorf("drain %s: %w", a.Node, err))
 			continue
 		}
 		gr.Drained = append(gr.Drained, a.Node)
+		candidates = append(candidates, a)
 		log.Info("idle node drained", "node", a.Node, "reason", a.Reason)
+	}
+
+	desired := g.Desired
+	stillDrained := map[string]bool{}
+	for _, n := range gr.Drained {
+		stillDrained[n] = true
+	}
+	if len(candidates) > 0 {
+		rc, err := newRecheck(ctx, c.Scheduler)
+		if err != nil {
+			fail("snapshot", fmt.Errorf("re-check before terminating: %w", err))
+			candidates = nil
+		}
+		for _, a := range candidates {
+			term, res, why := rc.verdict(a.Node)
+			if !term {
+				gr.Kept = append(gr.Kept, NodeAction{Node: a.Node, InstanceID: a.InstanceID, Reason: why})
+				log.Info("termination called off by the re-check", "node", a.Node, "reason", why)
+				if res {
+					resume(a, why)
+					delete(stillDrained, a.Node)
+				}
+				continue
+			}
+			if err := c.Fleet.Terminate(ctx, a.InstanceID, true); err != nil {
+				fail("terminate", fmt.Errorf("terminate %s (%s): %w", a.Node, a.InstanceID, err))
+				continue
+			}
+			desired--
+			delete(stillDrained, a.Node)
+			gr.Terminated = append(gr.Terminated, a.Node)
+			c.Metrics.action(c.Cluster, g.Name, "down", ReasonIdle, 1)
+			log.Info("idle node terminated", "node", a.Node, "instance", a.InstanceID, "reason", a.Reason)
+			if err := c.Scheduler.Remove(ctx, a.Node); err != nil {
+				fail("remove", fmt.Errorf("remove %s: %w", a.Node, err))
+			}
+		}
 	}
 
 	if d.Desired > g.Desired {
@@ -271,5 +304,5 @@ func (l *Loop) act(ctx context.Context, q Queue, g Group, d Decision, rc *rechec
 	}
 	c.Metrics.desiredNow(c.Cluster, g.Name, desired)
 	gr.Err = errors.Join(errs...)
-	return gr
+	return gr, slices.Sorted(maps.Keys(stillDrained))
 }

@@ -83,7 +83,9 @@ type Decision struct {
 	// job is ever picked by Auto Scaling.
 	Desired       int
 	DesiredReason string
-	// Drain lists idle nodes to drain in the scheduler.
+	// Drain lists idle nodes to drain in the scheduler. All of them fit
+	// above the minimum, so the actuator terminates, in the same round,
+	// those a fresh look after the drain finds still drained and idle.
 	Drain []NodeAction
 	// Terminate lists drained, still idle nodes to terminate with
 	// ShouldDecrementDesiredCapacity.
@@ -388,6 +390,24 @@ func (m Memory) Confirm(drained []string, at time.Time) Memory {
 	}
 	for _, n := range drained {
 		out.Drains[n] = at
+	}
+	return out
+}
+
+// Touch restarts the idle clocks of nodes at time at: the actuator calls
+// off a drain because work arrived, so the node was busy even if the next
+// look finds it idle again.
+func (m Memory) Touch(nodes []string, at time.Time) Memory {
+	if len(nodes) == 0 {
+		return m
+	}
+	out := m.Confirm(nil, at)
+	if out.IdleSince == nil {
+		out.IdleSince = map[string]time.Time{}
+	}
+	for _, n := range nodes {
+		out.IdleSince[n] = at
+		delete(out.Drains, n)
 	}
 	return out
 }
