@@ -297,6 +297,9 @@ func TestEndToEnd(t *testing.T) {
 	if n := seriesValue(t, b.reg, "driftless_spec_errors", "clusters/gamma.yaml"); n < 1 {
 		t.Errorf("driftless_spec_errors{file=clusters/gamma.yaml} = %v", n)
 	}
+	if st, _ := d.reconciler.Statuses().Get("gamma"); st.Condition != reconcile.Blocked || !strings.Contains(st.Message, "clusters/gamma.yaml:14:5: compute[0].maxNode") {
+		t.Errorf("gamma status %+v does not quote its error", st)
+	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "gamma.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)

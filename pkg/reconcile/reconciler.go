@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,7 +92,9 @@ type Cycle struct {
 	Revision string
 	// Invalid maps each broken spec file to its errors (spec or render).
 	Invalid map[string]spec.Errors
-	Changes []diff.Change
+	// InvalidFiles maps a cluster whose spec is broken to its files.
+	InvalidFiles map[string][]string
+	Changes      []diff.Change
 }
 
 // Outcome is what happened to one cluster in a cycle.
@@ -138,6 +141,10 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 		invalid[f] = es
 	}
 	invalidNames := append([]string(nil), set.InvalidNames...)
+	invalidFiles := make(map[string][]string, len(set.InvalidFiles))
+	for name, fs := range set.InvalidFiles {
+		invalidFiles[name] = append([]string(nil), fs...)
+	}
 	nameUnknown := set.NameUnknown
 	for name, why := range snap.Skipped {
 		// A file the source would not read (too large, a symlink) may
@@ -152,6 +159,7 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 		if err != nil {
 			invalid[c.File] = spec.Errors{{File: c.File, Msg: "render: " + err.Error()}}
 			invalidNames = append(invalidNames, c.Name)
+			invalidFiles[c.Name] = append(invalidFiles[c.Name], c.File)
 			continue
 		}
 		stacks = append(stacks, st)
@@ -170,7 +178,7 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 		Prune:       r.opts.Prune,
 		PruneLimit:  r.opts.PruneLimit,
 	})
-	return &Cycle{Revision: snap.Revision, Invalid: invalid, Changes: changes}, nil
+	return &Cycle{Revision: snap.Revision, Invalid: invalid, InvalidFiles: invalidFiles, Changes: changes}, nil
 }
 
 // Reconcile runs one cycle: plan, then apply every mutating change, up to
@@ -274,6 +282,9 @@ func (r *Reconciler) record(rep *Report) {
 			st.Condition, st.Reason = Reconciling, "StackBusy"
 		case ch.Action == diff.Skip:
 			st.Condition, st.Reason = Blocked, "InvalidSpec"
+			if msg := rep.invalidMessage(ch.Cluster); msg != "" {
+				st.Message = msg
+			}
 		case ch.Action == diff.Retain:
 			st.Condition, st.Reason = Blocked, "NotDeclared"
 		default:
@@ -284,4 +295,16 @@ func (r *Reconciler) record(rep *Report) {
 	}
 	gone := r.status.retain(keep)
 	r.metrics.conditions(r.status.List(), gone)
+}
+
+// invalidMessage quotes the errors of a broken cluster's files, so its
+// status names the file, line and field to fix.
+func (c *Cycle) invalidMessage(cluster string) string {
+	var lines []string
+	for _, f := range c.InvalidFiles[cluster] {
+		for _, e := range c.Invalid[f] {
+			lines = append(lines, e.Error())
+		}
+	}
+	return strings.Join(lines, "; ")
 }

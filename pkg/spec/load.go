@@ -19,6 +19,9 @@ type Set struct {
 	// NameUnknown is true and nothing may be pruned in that cycle.
 	InvalidNames []string
 	NameUnknown  bool
+	// InvalidFiles maps each name of InvalidNames to the broken files that
+	// declare it, so a cluster's status can quote its own file's errors.
+	InvalidFiles map[string][]string
 }
 
 // Parse reads one spec file strictly, applies defaults and validates it.
@@ -82,6 +85,13 @@ func load(files map[string][]byte) Set {
 	}
 	slices.Sort(paths)
 	invalidNames := map[string]bool{}
+	s.InvalidFiles = map[string][]string{}
+	broken := func(name, file string) {
+		invalidNames[name] = true
+		if !slices.Contains(s.InvalidFiles[name], file) {
+			s.InvalidFiles[name] = append(s.InvalidFiles[name], file)
+		}
+	}
 	for _, file := range paths {
 		switch RoleOf(file) {
 		case FileIgnored:
@@ -90,7 +100,7 @@ func load(files map[string][]byte) Set {
 			s.Invalid[file] = Errors{{File: file, Msg: "unexpected file: the cluster repo holds cluster specs (*.yaml, *.yml) and README, *.md and LICENSE files; rename a spec to .yaml or move other files under a dot-directory"}}
 			// A renamed spec must not look like a deleted cluster.
 			if name := parseFile(file, files[file]).name; name != "" {
-				invalidNames[name] = true
+				broken(name, file)
 			} else {
 				s.NameUnknown = true
 			}
@@ -100,7 +110,7 @@ func load(files map[string][]byte) Set {
 		if len(p.errs) > 0 {
 			s.Invalid[file] = p.errs
 			if p.name != "" {
-				invalidNames[p.name] = true
+				broken(p.name, file)
 			} else {
 				s.NameUnknown = true
 			}
@@ -128,7 +138,7 @@ func load(files map[string][]byte) Set {
 			File: p.cluster.File, Line: here.line, Column: here.col, Field: "name",
 			Msg: fmt.Sprintf("cluster `%s` is also declared in %s; each cluster must have one file", p.cluster.Name, strings.Join(others, ", ")),
 		})
-		invalidNames[p.cluster.Name] = true
+		broken(p.cluster.Name, p.cluster.File)
 	}
 	slices.SortFunc(s.Clusters, func(a, b *Cluster) int { return strings.Compare(a.Name, b.Name) })
 	for n := range invalidNames {
