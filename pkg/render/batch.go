@@ -84,4 +84,5 @@ func (b *builder) batch() {
 	})
 	b.addOutput(outBatchJobQueue, output{Description: "AWS Batch job queue of the cluster", Value: ref(idBatchJobQueue)})
 	b.addOutput(outBatchComputeEnv, output{Description: "AWS Batch compute environment of the cluster", Value: ref(idBatchComputeEnv)})
+	b.batchJobDefinition()
 }
