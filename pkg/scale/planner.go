@@ -40,6 +40,9 @@ type Memory struct {
 	// DemandSince is when pending demand first exceeded the idle nodes;
 	// zero while there is none.
 	DemandSince time.Time
+	// Round is when the previous round looked; zero in a daemon's first
+	// round.
+	Round time.Time
 }
 
 // NodeAction is one thing to do to one node.
@@ -138,6 +141,7 @@ func later(a, b time.Time) time.Time {
 func Plan(in Input, now time.Time) Decision {
 	g, cfg := in.Group, in.Config
 	d := Decision{Next: Memory{
+		Round:     now,
 		IdleSince: map[string]time.Time{},
 		DownSince: map[string]time.Time{},
 		Drains:    map[string]time.Time{},
@@ -158,6 +162,13 @@ func Plan(in Input, now time.Time) Decision {
 			since, ok := in.Memory.IdleSince[n.Name]
 			if !ok {
 				since = now
+				// A node seen busy (or not at all) by the previous round
+				// went idle since then; the scheduler's own time for it
+				// is exact. In a first round there is no previous look,
+				// and the clock starts now.
+				if !in.Memory.Round.IsZero() && n.Since.After(in.Memory.Round) && !n.Since.After(now) {
+					since = n.Since
+				}
 			}
 			d.Next.IdleSince[n.Name] = later(since, n.Since)
 		case Down:
@@ -384,6 +395,7 @@ func (m Memory) Confirm(drained []string, at time.Time) Memory {
 		DownSince:   maps.Clone(m.DownSince),
 		Drains:      maps.Clone(m.Drains),
 		DemandSince: m.DemandSince,
+		Round:       m.Round,
 	}
 	if out.Drains == nil {
 		out.Drains = map[string]time.Time{}

@@ -215,6 +215,15 @@ func TestPlan(t *testing.T) {
 			wantDesired: 1,
 		},
 		{
+			name: "a node that went idle since the previous round keeps the scheduler's time",
+			in: Input{Group: group(0, 2, 10, "a", "b"), Config: cfg,
+				Nodes: []Node{{Name: "a", InstanceID: "i-a", State: Idle, Slots: 2, Since: t0.Add(-10*time.Minute - 30*time.Second)},
+					{Name: "b", InstanceID: "i-b", State: Idle, Slots: 2, Since: t0.Add(-time.Hour)}},
+				Memory: Memory{Round: t0.Add(-11 * time.Minute)}},
+			wantDesired: 2,
+			wantDrain:   []string{"a"},
+		},
+		{
 			name: "a restart forgets idle clocks: nothing is drained in the first round",
 			in: Input{Group: group(0, 2, 10, "a", "b"), Config: cfg,
 				Nodes: []Node{{Name: "a", InstanceID: "i-a", State: Idle, Slots: 2, Since: t0.Add(-time.Hour)}, node("b", Idle)}},
