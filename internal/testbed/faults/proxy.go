@@ -496,7 +496,9 @@ func (d *discard) WriteHeader(int)             {}
 
 type callKey struct{}
 
-func withCall(ctx context.Context, c Call) context.Context { return context.WithValue(ctx, callKey{}, c) }
+func withCall(ctx context.Context, c Call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
 
 func callFrom(ctx context.Context) (Call, bool) {
 	c, ok := ctx.Value(callKey{}).(Call)
