@@ -34,6 +34,11 @@ func idPattern(prefix string) string {
 
 // kinds are the value shapes by name. The table is read-only.
 var kinds = map[string]kind{
+	"approval": {
+		pattern: "^[A-Za-z][^=\\s]*=\\S.*$",
+		maxLen:  512,
+		want:    "a change as reconciler plan prints it: SETTING=NEW-VALUE, e.g. headNode.instanceType=c5.xlarge",
+	},
 	"clusterName": {
 		pattern: "^[A-Za-z][A-Za-z0-9-]*$",
 		maxLen:  100,

@@ -287,4 +287,10 @@ type Policy struct {
 	// OnDrift says what to do when the live cluster differs from the spec:
 	// heal puts it back, report only reports it.
 	OnDrift string `json:"onDrift,omitempty" spec:"enum=heal|report" default:"heal"`
+	// Approve lets the daemon carry out changes it would otherwise refuse
+	// on its own (they stop the compute fleet, or replace the head node or
+	// storage). Each entry names one change as reconciler plan prints it,
+	// the setting and its new value, e.g. headNode.instanceType=c5.xlarge,
+	// so it cannot approve a later, different change of the same setting.
+	Approve []string `json:"approve,omitempty" spec:"kind=approval"`
 }
