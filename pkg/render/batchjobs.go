@@ -23,8 +23,7 @@ const batchJobImage = "public.ecr.aws/amazonlinux/amazonlinux:2"
 // client registers from this one on first use (pkg/batch): the emulator's
 // CloudFormation (moto 5.2.5) registers every AWS::Batch::JobDefinition
 // as type container and fails the stack on NodeProperties. moto also
-// requires RetryStrategy, and reads ResourceRequirements, Image and
-// Environment from ContainerProperties as AWS does.
+// requires RetryStrategy.
 func (b *builder) batchJobDefinition() {
 	if b.c.Scheduler != schedulerBatch || b.err != nil {
 		return
@@ -40,10 +39,12 @@ func (b *builder) batchJobDefinition() {
 				"Image": batchJobImage,
 				"Command": []string{"/bin/bash", "-c",
 					"echo 'no command: submit one with reconciler batch submit' >&2; exit 2"},
-				"ResourceRequirements": []map[string]any{
-					{"Type": "VCPU", "Value": "1"},
-					{"Type": "MEMORY", "Value": "1024"},
-				},
+				// Vcpus and Memory rather than ResourceRequirements: AWS
+				// takes either, and moto 5.2.5 turns requirements into a
+				// float that the SDK cannot read back from DescribeJobs.
+				// A job's own requirements override these.
+				"Vcpus":  1,
+				"Memory": 1024,
 				"Environment": []map[string]any{
 					{"Name": "DRIFTLESS_CLUSTER", "Value": b.c.Name},
 					{"Name": "DRIFTLESS_HEAD_NODE", "Value": getAtt(idHeadNode, "PrivateIp")},

@@ -28,6 +28,7 @@ var notRendered = map[string]string{
 	"policy.prune":                 "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
 	"policy.terminationProtection": "apply sets it on the stack (UpdateTerminationProtection); templates cannot",
 	"policy.onDrift":               "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
+	"policy.approve[]":             "the daemon reads it from the spec when it plans a change; it is no resource setting",
 }
 
 // kindSamples are valid values of each spec kind, used to change a field of
@@ -57,6 +58,7 @@ var kindSamples = map[string][]string{
 	"iamPolicy":         {"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::123456789012:policy/walk"},
 	"iamRole":           {"arn:aws:iam::123456789012:role/walk", "walk-role"},
 	"batchInstanceType": {"c6i", "r6i.large"},
+	"approval":          {"headNode.instanceType=c5.xlarge", "compute[0].maxNodes=20"},
 	"efs":               {"fs-0aaaaaaaaaaaaaaaa", "fs-0bbbbbbbbbbbbbbbb"},
 	"placementGroup":    {"walk-group", "walk-group-2"},
 	"s3Resource":        {"arn:aws:s3:::walk-bucket/*", "arn:aws:s3:::other-bucket"},

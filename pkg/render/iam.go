@@ -166,7 +166,8 @@ func scriptObjects(scripts ...*spec.Script) []any {
 		if !ok {
 			continue
 		}
-		out = append(out, sub("arn:${AWS::Partition}:s3:::"+strings.ReplaceAll(rest, "${", "${!")))
+		// Fn::Join rather than Fn::Sub: the key is the user's text.
+		out = append(out, map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":s3:::" + rest}}})
 	}
 	return out
 }

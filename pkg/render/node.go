@@ -142,9 +142,12 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + subOpen + s + `}"`), nil
 }
 
-// SubText encodes cfg as indented JSON ready for Fn::Sub: every "${" of
-// the user's own text is escaped as "${!", which CloudFormation turns back
-// into "${", and every reference becomes a ${...} variable.
+// SubText encodes cfg as indented JSON ready for Fn::Sub: every reference
+// becomes a ${...} variable, and a "${" of the user's own text is written
+// with its dollar sign as the JSON escape \u0024, so CloudFormation sees no
+// variable there and the node still reads "${". (Fn::Sub's own escape,
+// "${!", is not used: how much text after it is literal is unclear, and
+// moto's implementation differs once the text holds quotes.)
 func (cfg NodeConfig) SubText() (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -153,7 +156,9 @@ func (cfg NodeConfig) SubText() (string, error) {
 	if err := enc.Encode(cfg); err != nil {
 		return "", fmt.Errorf("node config: %w", err)
 	}
-	s := strings.ReplaceAll(strings.TrimSuffix(buf.String(), "\n"), "${", "${!")
+	// Outside strings JSON has no "$", and no escape sequence holds one,
+	// so every "${" here is the user's text.
+	s := strings.ReplaceAll(strings.TrimSuffix(buf.String(), "\n"), "${", `\u0024{`)
 	return strings.ReplaceAll(s, subOpen, "${"), nil
 }
 

@@ -5,10 +5,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // resolveSub does what CloudFormation does to an Fn::Sub string: variables
-// are replaced by their values and ${! becomes ${.
+// are replaced by their values and ${! becomes ${. An unknown variable fails
+// the test: the user's text must never become one.
 func resolveSub(t *testing.T, text string, vars map[string]string) string {
 	t.Helper()
 	re := regexp.MustCompile(`\$\{(!?)([^}]*)\}`)
@@ -33,6 +35,8 @@ func TestSubTextRoundTrip(t *testing.T) {
 		{"plain", "alpha"},
 		{"dollar brace", "a${HOME}b"},
 		{"escaped already", "a${!x}b"},
+		{"unclosed", "$${{"},
+		{"backslash dollar", `\${x}`},
 		{"literal sentinel", `$\u007bHeadNode.PrivateIp}`},
 		{"html", "<a & b>"},
 		{"unicode", "grüße ${ü}"},
@@ -124,4 +128,33 @@ func TestUserData(t *testing.T) {
 	if _, err := UserData(big); err == nil || !strings.Contains(err.Error(), "bytes") {
 		t.Errorf("oversized user data: err = %v", err)
 	}
+}
+
+// FuzzSubText checks that no text of the user's can become an Fn::Sub
+// variable or lose a character on its way through CloudFormation.
+func FuzzSubText(f *testing.F) {
+	for _, s := range []string{"plain", "${HOME}", "${!x}", `$\u007bHeadNode.PrivateIp}`, "$${{", "\\", "\x00", "${"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			t.Skip("the spec holds UTF-8 text only")
+		}
+		cfg := NodeConfig{Cluster: s, Proxy: s, PreInstall: &Script{URL: s, Args: []string{s}}, HeadNodeAddress: headAddress()}
+		text, err := cfg.SubText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resolved := resolveSub(t, text, map[string]string{"HeadNode.PrivateIp": "10.0.0.9"})
+		var got NodeConfig
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(resolved), &raw); err != nil {
+			t.Fatalf("resolved text is not JSON: %v", err)
+		}
+		got.Cluster, _ = raw["cluster"].(string)
+		got.Proxy, _ = raw["proxy"].(string)
+		if got.Cluster != s || got.Proxy != s || raw["headNodeAddress"] != "10.0.0.9" {
+			t.Errorf("round trip of %q gave cluster %q proxy %q address %v", s, got.Cluster, got.Proxy, raw["headNodeAddress"])
+		}
+	})
 }
