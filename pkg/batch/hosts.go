@@ -142,6 +142,8 @@ func Hosts(ctx context.Context, q QueuesAPI, e ECSAPI, ec EC2API, computeEnviron
 			}
 		}
 	}
-	slices.SortFunc(hosts, func(a, b Host) int { return cmp.Or(a.LaunchTime.Compare(b.LaunchTime), cmp.Compare(a.InstanceID, b.InstanceID)) })
+	slices.SortFunc(hosts, func(a, b Host) int {
+		return cmp.Or(a.LaunchTime.Compare(b.LaunchTime), cmp.Compare(a.InstanceID, b.InstanceID))
+	})
 	return hosts, nil
 }
