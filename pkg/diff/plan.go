@@ -29,6 +29,10 @@ type Input struct {
 	// RecreateFailed names the clusters whose policy.recreateFailed lets
 	// the daemon delete a stack that never came up and create it again.
 	RecreateFailed map[string]bool
+	// Offline is set when Live is another revision of the repo rather
+	// than AWS (reconciler plan --offline): node counts are unknown and
+	// no drift is looked for.
+	Offline bool
 }
 
 // Plan pairs desired and live stacks by cluster and decides one action for
@@ -73,13 +77,19 @@ func Plan(in Input) []Change {
 			ch = Change{Action: Skip, Reason: "the spec is invalid; the live cluster is left as it is"}
 		case d != nil:
 			ch = planDeclared(d, l, in.RecreateFailed[name])
+			if ch.Action == Update && l != nil {
+				explainUpdate(&ch, d, l, in.Offline)
+			}
+			if !in.Offline {
+				addDrift(&ch, d, l)
+			}
 		default:
 			ch = planRemoved(in, l)
 		}
 		ch.Cluster, ch.Desired, ch.Live = name, d, l
 		changes = append(changes, ch)
 	}
-	limitPrunes(changes, in.PruneLimit, len(in.Live))
+	limitPrunes(changes, in.PruneLimit, countLive(in.Live))
 	return changes
 }
 
@@ -143,6 +153,19 @@ func limitPrunes(changes []Change, limit, total int) {
 			changes[i].Reason = fmt.Sprintf("refusing to delete %d of %d clusters in one cycle (limit %d); raise the prune limit to allow it", n, total, limit)
 		}
 	}
+}
+
+// countLive counts the stacks that exist: observe also reports the
+// deleted stack of a declared cluster, which must not raise the prune
+// limit.
+func countLive(ls []Live) int {
+	n := 0
+	for _, l := range ls {
+		if StatusKind(l.Status) != Gone {
+			n++
+		}
+	}
+	return n
 }
 
 func short(h string) string {

@@ -20,6 +20,41 @@ type Live struct {
 	// Outputs are the stack's outputs by key (head node addresses, login
 	// user, group names), as DescribeStacks returns them.
 	Outputs map[string]string
+	// Template is the live template body; observe reads it (GetTemplate)
+	// only when Hash differs from the desired template's, so the plan
+	// can explain the change. Nil when it was not read.
+	Template []byte
+	// HeadNode is the head node instance as EC2 reports it; nil when it
+	// was not looked at.
+	HeadNode *Instance
+	// ResourceDrift is what CloudFormation's own drift detection found
+	// modified or deleted at its last check, when that check is newer
+	// than the stack's last update.
+	ResourceDrift []ResourceDrift
+}
+
+// Instance is an EC2 instance of a live stack.
+type Instance struct {
+	ID string
+	// State is the EC2 state name (running, stopped, terminated, ...);
+	// InstanceMissing when no instance was found.
+	State string
+	Tags  map[string]string
+}
+
+// InstanceMissing is the State of an instance that EC2 no longer lists.
+const InstanceMissing = "missing"
+
+// ResourceDrift is one resource CloudFormation's drift detection found
+// different from the template.
+type ResourceDrift struct {
+	LogicalID string
+	Type      string
+	// Status is MODIFIED or DELETED.
+	Status string
+	// Properties are the differing property paths with the expected and
+	// actual values, e.g. "/Properties/MaxSize: 4 → 9".
+	Properties []string
 }
 
 // LiveGroup is an Auto Scaling group that belongs to a live stack.
@@ -29,6 +64,8 @@ type LiveGroup struct {
 	Max       int
 	Desired   int
 	InService int
+	// Tags are the group's tags; nil when they were not read.
+	Tags map[string]string
 }
 
 // Action is what a plan does to one cluster.
@@ -51,8 +88,13 @@ const (
 	Wait Action = "wait"
 	// Skip: the spec is invalid; the live cluster is left as it is.
 	Skip Action = "skip"
-	// Blocked: the stack is in a state the daemon will not act on alone.
+	// Blocked: the stack is in a state the daemon will not act on alone,
+	// or the change waits for a person's approval, or is not allowed.
 	Blocked Action = "blocked"
+	// Heal: the stack matches the repo, but something drifted behind the
+	// repo's back (a group's limits, tags, a stopped head node) and the
+	// cluster's policy.onDrift puts it back.
+	Heal Action = "heal"
 )
 
 // Change is the plan for one cluster.
@@ -67,13 +109,24 @@ type Change struct {
 	Refused string
 	Desired *render.Stack
 	Live    *Live
+	// Fields are the settings of the spec that change, each with its
+	// update policy; set for an update (or a blocked one) when the live
+	// spec could be read.
+	Fields []FieldChange
+	// Resources are the template's resources that change.
+	Resources []ResourceChange
+	// Drift is what differs from the last apply behind the repo's back.
+	Drift []Drift
+	// StopFleet: an approved change needs the compute fleet stopped
+	// before the update and restored after it.
+	StopFleet bool
 }
 
 // Mutating reports whether carrying out the change calls AWS to change
 // something.
 func (c Change) Mutating() bool {
 	switch c.Action {
-	case Create, Update, Delete, Recreate, ContinueRollback:
+	case Create, Update, Delete, Recreate, ContinueRollback, Heal:
 		return true
 	}
 	return false
