@@ -3,7 +3,10 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,17 +24,53 @@ import (
 
 // fakeStacks is a hand-written CloudFormation. It exists because moto has
 // no failure states: its stacks go straight to *_COMPLETE, never roll back,
-// never stay busy and record no per-resource events. It also sends the
-// "No updates are to be performed" error that moto never does.
+// never stay busy and record no per-resource events, and it does not
+// implement ContinueUpdateRollback. It also sends the "No updates are to
+// be performed" error that moto never does. It records the calls that
+// change something.
 type fakeStacks struct {
-	create   func(*cloudformation.CreateStackInput) (*cloudformation.CreateStackOutput, error)
-	update   func(*cloudformation.UpdateStackInput) (*cloudformation.UpdateStackOutput, error)
-	describe func(*cloudformation.DescribeStacksInput) (*cloudformation.DescribeStacksOutput, error)
-	events   []cfntypes.StackEvent
+	create    func(*cloudformation.CreateStackInput) (*cloudformation.CreateStackOutput, error)
+	update    func(*cloudformation.UpdateStackInput) (*cloudformation.UpdateStackOutput, error)
+	delete    func(*cloudformation.DeleteStackInput) (*cloudformation.DeleteStackOutput, error)
+	cont      func(*cloudformation.ContinueUpdateRollbackInput) (*cloudformation.ContinueUpdateRollbackOutput, error)
+	describe  func(*cloudformation.DescribeStacksInput) (*cloudformation.DescribeStacksOutput, error)
+	events    []cfntypes.StackEvent
+	resources []cfntypes.StackResource
+
+	mu     sync.Mutex
+	calls  []string
+	inputs []any
+}
+
+func (f *fakeStacks) record(op string, in any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, op)
+	f.inputs = append(f.inputs, in)
+}
+
+// mutations returns the names of the calls that changed something, in
+// order.
+func (f *fakeStacks) mutations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeStacks) input(op string) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, c := range f.calls {
+		if c == op {
+			return f.inputs[i]
+		}
+	}
+	return nil
 }
 
 func (f *fakeStacks) CreateStack(_ context.Context, in *cloudformation.CreateStackInput,
 	_ ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error) {
+	f.record("CreateStack", in)
 	if f.create == nil {
 		return &cloudformation.CreateStackOutput{StackId: aws.String(stackID)}, nil
 	}
@@ -40,15 +79,29 @@ func (f *fakeStacks) CreateStack(_ context.Context, in *cloudformation.CreateSta
 
 func (f *fakeStacks) UpdateStack(_ context.Context, in *cloudformation.UpdateStackInput,
 	_ ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error) {
+	f.record("UpdateStack", in)
 	if f.update == nil {
 		return &cloudformation.UpdateStackOutput{StackId: aws.String(stackID)}, nil
 	}
 	return f.update(in)
 }
 
-func (f *fakeStacks) DeleteStack(context.Context, *cloudformation.DeleteStackInput,
-	...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
-	return &cloudformation.DeleteStackOutput{}, nil
+func (f *fakeStacks) DeleteStack(_ context.Context, in *cloudformation.DeleteStackInput,
+	_ ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
+	f.record("DeleteStack", in)
+	if f.delete == nil {
+		return &cloudformation.DeleteStackOutput{}, nil
+	}
+	return f.delete(in)
+}
+
+func (f *fakeStacks) ContinueUpdateRollback(_ context.Context, in *cloudformation.ContinueUpdateRollbackInput,
+	_ ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error) {
+	f.record("ContinueUpdateRollback", in)
+	if f.cont == nil {
+		return &cloudformation.ContinueUpdateRollbackOutput{}, nil
+	}
+	return f.cont(in)
 }
 
 func (f *fakeStacks) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput,
@@ -68,6 +121,11 @@ func (f *fakeStacks) DescribeStackEvents(_ context.Context, in *cloudformation.D
 		out.NextToken = aws.String(string(rune('0' + i + 2)))
 	}
 	return out, nil
+}
+
+func (f *fakeStacks) DescribeStackResources(context.Context, *cloudformation.DescribeStackResourcesInput,
+	...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourcesOutput, error) {
+	return &cloudformation.DescribeStackResourcesOutput{StackResources: f.resources}, nil
 }
 
 // noGroups fails the test if the applier resizes a group.
@@ -94,12 +152,15 @@ func statuses(reason string, list ...cfntypes.StackStatus) func(*cloudformation.
 	}
 }
 
+var eventSeq atomic.Int64
+
 func event(logical, typ string, status cfntypes.ResourceStatus, reason string) cfntypes.StackEvent {
 	physical := "phys-" + logical
 	if typ == "AWS::CloudFormation::Stack" {
 		physical = stackID
 	}
 	return cfntypes.StackEvent{
+		EventId: aws.String(fmt.Sprint("ev-", eventSeq.Add(1))),
 		StackId: aws.String(stackID), LogicalResourceId: aws.String(logical), PhysicalResourceId: aws.String(physical),
 		ResourceType: aws.String(typ), ResourceStatus: status, ResourceStatusReason: aws.String(reason),
 	}
