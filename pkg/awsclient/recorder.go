@@ -1,6 +1,7 @@
 package awsclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,8 +66,10 @@ func (r *Recorder) handle(ctx context.Context, in middleware.InitializeInput, ne
 	start := time.Now()
 	out, md, err := next.HandleInitialize(ctx, in)
 	c := Call{
-		Service:   awsmiddleware.GetServiceID(ctx),
-		Operation: awsmiddleware.GetOperationName(ctx),
+		// Clients generated since 2025 (Batch, ECS, CloudWatch Logs) put
+		// the names in smithy's context keys only.
+		Service:   cmp.Or(awsmiddleware.GetServiceID(ctx), middleware.GetServiceID(ctx)),
+		Operation: cmp.Or(awsmiddleware.GetOperationName(ctx), middleware.GetOperationName(ctx)),
 		Input:     in.Parameters,
 		Duration:  time.Since(start),
 	}
