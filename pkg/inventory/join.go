@@ -139,7 +139,6 @@ func classify(ch diff.Change, declared bool) (Sync, string, string) {
 // drifted behind the repo's back.
 const actionHeal diff.Action = "heal"
 
-
 // placeInstances picks out the head node: the instance named as one, or
 // the one at the stack's head node address. In an awsbatch cluster every
 // other instance with the cluster tag was launched by AWS Batch.
