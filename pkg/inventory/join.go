@@ -3,7 +3,6 @@ package inventory
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -266,6 +265,3 @@ func (inv *Inventory) Find(name string) (*Cluster, bool) {
 	}
 	return nil, false
 }
-
-// keys is slices.Sorted(maps.Keys(m)), named for readability.
-func keys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
