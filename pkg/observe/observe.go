@@ -48,37 +48,46 @@ const groupPageSize = 50
 // Auto Scaling groups, sorted by cluster and stack name. Stacks in
 // DELETE_COMPLETE are gone and left out.
 func Observe(ctx context.Context, cfn CFN, asg ASG) ([]diff.Live, error) {
-	lives, err := stacks(ctx, cfn)
+	lives, _, err := observe(ctx, cfn, asg)
+	return lives, err
+}
+
+// observe is Observe that also returns each stack as DescribeStacks
+// described it, by stack id, for what the Observer reads next.
+func observe(ctx context.Context, cfn CFN, asg ASG) ([]diff.Live, map[string]cfntypes.Stack, error) {
+	lives, described, err := stacks(ctx, cfn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(lives) == 0 {
-		return lives, nil
+		return lives, described, nil
 	}
 	if err := attachGroups(ctx, asg, lives); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.SortFunc(lives, func(a, b diff.Live) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.StackName, b.StackName))
 	})
-	return lives, nil
+	return lives, described, nil
 }
 
-func stacks(ctx context.Context, cfn CFN) ([]diff.Live, error) {
+func stacks(ctx context.Context, cfn CFN) ([]diff.Live, map[string]cfntypes.Stack, error) {
 	var lives []diff.Live
+	described := map[string]cfntypes.Stack{}
 	p := cloudformation.NewDescribeStacksPaginator(cfn, &cloudformation.DescribeStacksInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("describe stacks: %w", err)
+			return nil, nil, fmt.Errorf("describe stacks: %w", err)
 		}
 		for _, s := range page.Stacks {
 			if l, ok := live(s); ok {
 				lives = append(lives, l)
+				described[l.StackID] = s
 			}
 		}
 	}
-	return lives, nil
+	return lives, described, nil
 }
 
 // live converts a stack of ours; ok is false for other stacks and for
@@ -178,11 +187,16 @@ func liveGroup(g asgtypes.AutoScalingGroup) diff.LiveGroup {
 			inService++
 		}
 	}
+	tags := make(map[string]string, len(g.Tags))
+	for _, t := range g.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
 	return diff.LiveGroup{
 		Name:      aws.ToString(g.AutoScalingGroupName),
 		Min:       int(aws.ToInt32(g.MinSize)),
 		Max:       int(aws.ToInt32(g.MaxSize)),
 		Desired:   int(aws.ToInt32(g.DesiredCapacity)),
 		InService: inService,
+		Tags:      tags,
 	}
 }

@@ -131,7 +131,7 @@ func TestObserveAgainstMoto(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("create group %s: %v", name, err)
 		}
-		bGroups = append(bGroups, diff.LiveGroup{Name: name, Max: 1})
+		bGroups = append(bGroups, diff.LiveGroup{Name: name, Max: 1, Tags: map[string]string{render.TagCluster: b}})
 	}
 
 	// c: not ours (no cluster tag) although its group is named like ours.
@@ -169,8 +169,8 @@ func TestObserveAgainstMoto(t *testing.T) {
 			Tags:     map[string]string{render.TagCluster: a, render.TagRevision: "abc123", render.TagSpecHash: "h-a", "team": "physics"},
 			Revision: "abc123", Hash: "h-a", TerminationProtection: true,
 			Groups: []diff.LiveGroup{
-				{Name: aCompute, Min: 0, Max: 10, Desired: 2, InService: 2},
-				{Name: aGPU, Min: 0, Max: 4},
+				{Name: aCompute, Min: 0, Max: 10, Desired: 2, InService: 2, Tags: map[string]string{render.TagCluster: a}},
+				{Name: aGPU, Min: 0, Max: 4, Tags: map[string]string{render.TagCluster: a}},
 			},
 		}},
 		{"groups found across pages", b, &diff.Live{
