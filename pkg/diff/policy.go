@@ -270,6 +270,7 @@ var policies = map[string]Rule{
 	"policy.prune":                 inPlace(effectDaemon),
 	"policy.terminationProtection": inPlace("the stack's termination protection changes; nothing else in AWS changes"),
 	"policy.onDrift":               inPlace(effectDaemon),
+	"policy.recreateFailed":        inPlace(effectDaemon),
 	"policy.approve":               inPlace(effectDaemon),
 
 	"tags": inPlace("the tags change on the stack and every resource; new nodes carry the new tags"),

@@ -287,6 +287,12 @@ type Policy struct {
 	// OnDrift says what to do when the live cluster differs from the spec:
 	// heal puts it back, report only reports it.
 	OnDrift string `json:"onDrift,omitempty" spec:"enum=heal|report" default:"heal"`
+	// RecreateFailed lets the daemon delete a stack that never came up
+	// (CREATE_FAILED, ROLLBACK_COMPLETE, ROLLBACK_FAILED), whose delete
+	// failed (DELETE_FAILED) or that a change set left empty
+	// (REVIEW_IN_PROGRESS), and create it again. Off, such a stack blocks
+	// the cluster until a person deletes it.
+	RecreateFailed bool `json:"recreateFailed,omitempty"`
 	// Approve lets the daemon carry out changes it would otherwise refuse
 	// on its own (they stop the compute fleet, or replace the head node or
 	// storage). Each entry names one change as reconciler plan prints it,
