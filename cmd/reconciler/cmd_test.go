@@ -209,8 +209,11 @@ func TestDaemonServes(t *testing.T) {
 		t.Errorf("/healthz %d %s", code, body)
 	}
 	_, body := get("/status")
-	var statuses []reconcile.ClusterStatus
-	if err := json.Unmarshal([]byte(body), &statuses); err != nil || len(statuses) != 1 || statuses[0].Cluster != "alpha" || statuses[0].Condition != reconcile.Ready {
+	var doc struct {
+		Clusters []reconcile.ClusterStatus `json:"clusters"`
+	}
+	err := json.Unmarshal([]byte(body), &doc)
+	if statuses := doc.Clusters; err != nil || len(statuses) != 1 || statuses[0].Cluster != "alpha" || statuses[0].Condition != reconcile.Ready {
 		t.Errorf("/status = %s (%v)", body, err)
 	}
 	_, metrics := get("/metrics")

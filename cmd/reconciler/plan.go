@@ -31,7 +31,7 @@ func oneShot(ctx context.Context, name string, args []string, stderr io.Writer, 
 	if err != nil {
 		return nil, nil, err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := newLogger(cfg.Log, stderr, nil)
 	if name == "plan" {
 		log = slog.New(slog.DiscardHandler)
 	}
