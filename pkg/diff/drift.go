@@ -86,7 +86,7 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 		ch.Drift = append(ch.Drift, Drift{Kind: DriftStackDeleted, Target: TargetStack, Name: l.StackName,
 			Detail: "the stack was deleted outside Driftless" + reason, Heal: heal && ch.Action == Create})
 		if !heal && ch.Action == Create {
-			ch.Action = Blocked
+			ch.Action, ch.Hold = Hold, HoldDrift
 			ch.Reason = "the stack was deleted outside Driftless; policy.onDrift is report, so it is not created again: set policy.onDrift: heal to recreate it, or remove the spec"
 		} else if ch.Action == Create {
 			ch.Reason = "the stack was deleted outside Driftless; creating it again, as the repo still declares it"
@@ -162,11 +162,11 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 	case anyHeal(found):
 		ch.Action, ch.Reason = Heal, "drift: "+summary+"; healing"
 	case headNodeGone(found):
-		ch.Action, ch.Reason = Blocked, "drift: "+summary
+		ch.Action, ch.Hold, ch.Reason = Hold, HoldHeadNode, "drift: "+summary
 	case !heal:
-		ch.Reason = "drift reported, not healed (policy.onDrift is report): " + summary
+		ch.Action, ch.Hold, ch.Reason = Hold, HoldDrift, "drift reported, not healed (policy.onDrift is report): "+summary
 	default:
-		ch.Reason = "drift the daemon cannot heal: " + summary
+		ch.Action, ch.Hold, ch.Reason = Hold, HoldDrift, "drift the daemon cannot heal: "+summary
 	}
 }
 

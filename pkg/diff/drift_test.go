@@ -34,7 +34,7 @@ func TestDrift(t *testing.T) {
 			name:   "with onDrift report it is only reported",
 			edits:  report,
 			mutate: func(l *Live) { l.Groups[0].Max = 9 },
-			action: None, drift: []string{"group_limits driftless-alpha-compute false"},
+			action: Hold, drift: []string{"group_limits driftless-alpha-compute false"},
 			reason: "policy.onDrift is report",
 		},
 		{
@@ -66,13 +66,13 @@ func TestDrift(t *testing.T) {
 		{
 			name:   "a terminated head node blocks the cluster",
 			mutate: func(l *Live) { l.HeadNode.State = "terminated" },
-			action: Blocked, drift: []string{"head_node i-0123456789abcdef0 false"},
+			action: Hold, drift: []string{"head_node i-0123456789abcdef0 false"},
 			reason: "cannot bring it back",
 		},
 		{
 			name:   "a missing head node blocks the cluster",
 			mutate: func(l *Live) { l.HeadNode = &Instance{State: InstanceMissing} },
-			action: Blocked, drift: []string{"head_node HeadNode false"},
+			action: Hold, drift: []string{"head_node HeadNode false"},
 		},
 		{
 			name: "a tag removed from the head node is put back",
@@ -93,7 +93,7 @@ func TestDrift(t *testing.T) {
 			name:   "with onDrift report a deleted stack is not created",
 			edits:  report,
 			mutate: func(l *Live) { l.Status = "DELETE_COMPLETE" },
-			action: Blocked, drift: []string{"stack_deleted driftless-alpha false"},
+			action: Hold, drift: []string{"stack_deleted driftless-alpha false"},
 			reason: "policy.onDrift is report",
 		},
 		{
@@ -109,7 +109,7 @@ func TestDrift(t *testing.T) {
 					{LogicalID: "QueueComputeGroup", Type: "AWS::AutoScaling::AutoScalingGroup", Status: "MODIFIED", Properties: []string{"/MaxSize: 8 → 9"}},
 				}
 			},
-			action: None, drift: []string{"resources ClusterSecurityGroup false"},
+			action: Hold, drift: []string{"resources ClusterSecurityGroup false"},
 			reason: "cannot heal",
 		},
 	}

@@ -14,7 +14,7 @@ import (
 // daemon may go ahead. A change that needs the fleet stopped or replaces
 // the head node or storage goes ahead only with its approval line in the
 // desired spec's policy.approve; a change that is not allowed never does.
-// Either way the update becomes Blocked with a reason that says what to do.
+// Either way the update becomes Hold with a reason that says what to do.
 func explainUpdate(ch *Change, d *render.Stack, l *Live, offline bool) {
 	if l.Template == nil {
 		ch.Reason += " (the live template was not read, so the change is not explained)"
@@ -41,12 +41,12 @@ func explainUpdate(ch *Change, d *render.Stack, l *Live, offline bool) {
 	}
 
 	if refused := ch.Disallowed(); len(refused) > 0 {
-		ch.Action = Blocked
+		ch.Action, ch.Hold = Hold, HoldNotAllowed
 		ch.Reason = "not allowed on a live cluster: " + listChanges(refused) + "; " + refused[0].Effect
 		return
 	}
 	if pending := ch.Unapproved(); len(pending) > 0 {
-		ch.Action = Blocked
+		ch.Action, ch.Hold = Hold, HoldApproval
 		lines := make([]string, len(pending))
 		for i, f := range pending {
 			lines[i] = fmt.Sprintf("%q", f.Approval)

@@ -101,7 +101,7 @@ func TestExplainUpdate(t *testing.T) {
 			name:    "lowering a maximum below the running nodes needs the fleet stopped",
 			edits:   []string{"maxNodes: 8", "maxNodes: 2"},
 			running: 5,
-			action:  Blocked, fields: []string{"compute[compute].maxNodes fleet-stop"},
+			action:  Hold, fields: []string{"compute[compute].maxNodes fleet-stop"},
 			reason: `policy.approve: ["compute[compute].maxNodes=2"]`,
 		},
 		{
@@ -114,12 +114,12 @@ func TestExplainUpdate(t *testing.T) {
 			name:    "offline, lowering a maximum is taken to need the fleet stopped",
 			edits:   []string{"maxNodes: 8", "maxNodes: 4"},
 			offline: true,
-			action:  Blocked, fields: []string{"compute[compute].maxNodes fleet-stop"},
+			action:  Hold, fields: []string{"compute[compute].maxNodes fleet-stop"},
 		},
 		{
 			name:   "a compute instance type needs the fleet stopped",
 			edits:  []string{"instanceType: c5.large", "instanceType: c5.xlarge"},
-			action: Blocked, fields: []string{"compute[compute].instanceType fleet-stop"},
+			action: Hold, fields: []string{"compute[compute].instanceType fleet-stop"},
 			reason: "compute[compute].instanceType=c5.xlarge",
 		},
 		{
@@ -131,18 +131,18 @@ func TestExplainUpdate(t *testing.T) {
 		{
 			name:   "an approval of another value approves nothing",
 			edits:  []string{"instanceType: c5.large", "instanceType: c5.2xlarge", "tags:", "policy:\n  approve: [\"compute[compute].instanceType=c5.xlarge\"]\ntags:"},
-			action: Blocked, fields: []string{"compute[compute].instanceType fleet-stop", "policy.approve in-place"},
+			action: Hold, fields: []string{"compute[compute].instanceType fleet-stop", "policy.approve in-place"},
 		},
 		{
 			name:   "a head node instance type replaces the head node",
 			edits:  []string{"instanceType: t3.medium", "instanceType: c5.xlarge"},
-			action: Blocked, fields: []string{"headNode.instanceType replace"},
+			action: Hold, fields: []string{"headNode.instanceType replace"},
 			reason: "headNode.instanceType=c5.xlarge",
 		},
 		{
 			name:   "removing a queue needs the fleet stopped",
 			edits:  []string{"  - name: gpu\n    instanceType: g4dn.xlarge\n    maxNodes: 2\n", ""},
-			action: Blocked, fields: []string{"compute[gpu] fleet-stop"},
+			action: Hold, fields: []string{"compute[gpu] fleet-stop"},
 			reason: "compute[gpu]=removed",
 		},
 		{
@@ -153,24 +153,24 @@ func TestExplainUpdate(t *testing.T) {
 		{
 			name:   "a larger volume changes storage",
 			edits:  []string{"size: 50", "size: 100"},
-			action: Blocked, fields: []string{"storage.ebs[0].size replace"},
+			action: Hold, fields: []string{"storage.ebs[0].size replace"},
 		},
 		{
 			name:   "a smaller volume is not allowed",
 			edits:  []string{"size: 50", "size: 10"},
-			action: Blocked, fields: []string{"storage.ebs[0].size not-allowed"},
+			action: Hold, fields: []string{"storage.ebs[0].size not-allowed"},
 			reason: "not allowed",
 		},
 		{
 			name:   "a region change is not allowed, approval or not",
 			edits:  []string{"region: us-east-1", "region: eu-west-1", "tags:", "policy:\n  approve: [\"region=eu-west-1\"]\ntags:"},
-			action: Blocked, fields: []string{"policy.approve in-place", "region not-allowed"},
+			action: Hold, fields: []string{"policy.approve in-place", "region not-allowed"},
 			reason: "declare a new cluster",
 		},
 		{
 			name:   "a scheduler change is not allowed",
 			edits:  []string{"scheduler: slurm", "scheduler: torque", "  - name: gpu\n    instanceType: g4dn.xlarge\n    maxNodes: 2\n", ""},
-			action: Blocked, fields: []string{"compute[gpu] fleet-stop", "scheduler not-allowed"},
+			action: Hold, fields: []string{"compute[gpu] fleet-stop", "scheduler not-allowed"},
 		},
 		{
 			name:   "daemon settings change nothing in AWS",
@@ -249,8 +249,8 @@ func TestUnexplainedReplacement(t *testing.T) {
 	l.Template, _ = json.Marshal(doc)
 	d := rendered(t, new)
 	ch := Plan(Input{Desired: []*render.Stack{d}, Live: []Live{l}})[0]
-	if ch.Action != Blocked {
-		t.Fatalf("action %s (%s), want blocked", ch.Action, ch.Reason)
+	if ch.Action != Hold {
+		t.Fatalf("action %s (%s), want hold", ch.Action, ch.Reason)
 	}
 	want := "resource.HeadNode=replaces@" + short(l.Hash)
 	if !strings.Contains(ch.Reason, want) {
@@ -340,7 +340,7 @@ func FuzzExplainLiveTemplate(f *testing.F) {
 		l := Live{Cluster: "alpha", StackName: d.Name, Status: "UPDATE_COMPLETE", Hash: "other", Template: body,
 			Groups: []LiveGroup{{Name: "driftless-alpha-compute", Max: 3}}, Tags: map[string]string{}}
 		ch := Plan(Input{Desired: []*render.Stack{d}, Live: []Live{l}})[0]
-		if ch.Action != Update && ch.Action != Blocked && ch.Action != Heal {
+		if ch.Action != Update && ch.Action != Hold && ch.Action != Heal {
 			t.Errorf("action %s for a differing template", ch.Action)
 		}
 	})

@@ -91,10 +91,30 @@ const (
 	// Blocked: the stack is in a state the daemon will not act on alone,
 	// or the change waits for a person's approval, or is not allowed.
 	Blocked Action = "blocked"
+	// Hold: the repo and AWS differ, but the daemon holds off until a
+	// person acts: the change needs an approval line in the repo or is
+	// not allowed, or drift is only to be reported. Change.Hold says
+	// which.
+	Hold Action = "hold"
 	// Heal: the stack matches the repo, but something drifted behind the
 	// repo's back (a group's limits, tags, a stopped head node) and the
 	// cluster's policy.onDrift puts it back.
 	Heal Action = "heal"
+)
+
+// Why a change is held. The values are status reasons and metric labels
+// (driftless_cluster_held{reason}).
+const (
+	// HoldApproval: the change needs the fleet stopped or replaces the
+	// head node or storage, and the spec's policy.approve does not name it.
+	HoldApproval = "NeedsApproval"
+	// HoldNotAllowed: the change is not allowed on a live cluster.
+	HoldNotAllowed = "NotAllowed"
+	// HoldDrift: something drifted and policy.onDrift is report, or the
+	// daemon cannot heal it.
+	HoldDrift = "DriftReported"
+	// HoldHeadNode: the head node was terminated behind the repo's back.
+	HoldHeadNode = "HeadNodeLost"
 )
 
 // Change is the plan for one cluster.
@@ -117,6 +137,9 @@ type Change struct {
 	Resources []ResourceChange
 	// Drift is what differs from the last apply behind the repo's back.
 	Drift []Drift
+	// Hold says why an action is Hold (one of the Hold* values); empty
+	// otherwise.
+	Hold string
 	// StopFleet: an approved change needs the compute fleet stopped
 	// before the update and restored after it.
 	StopFleet bool
