@@ -50,6 +50,9 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing (Debian package openssh-server; scripts/ci-deps.sh installs it): %v", SSHD, err)
+		}
 		t.Skipf("%s is missing (Debian package openssh-server): %v", SSHD, err)
 	}
 	u, err := user.Current()
