@@ -58,7 +58,17 @@ commands:
   plan      --config FILE   show what the next cycle would do (exit 0: no changes, 2: changes, 1: error)
   validate  PATH...         check spec files or directories (exit 1 when any is invalid)
   render    FILE            print the CloudFormation template of one spec
+  import    FILE --out DIR  turn a ParallelCluster 2.x / CfnCluster config into specs
   version                   print the version
+
+operator's terminal (read-only but for configure, which writes a spec file, and batch):
+  configure [flags]         ask for region, key pair, VPC, subnet, scheduler, sizes; write a spec
+  list      [flags]         every declared and live cluster, one line each
+  status    [CLUSTER]       every detail of one cluster, or of each
+  instances CLUSTER         the cluster's instances: state, type, addresses, launch time
+  ssh       CLUSTER [ARGS]  ssh to the head node as the login user (--dry-run prints the command)
+  batch     COMMAND         AWS Batch clusters: submit, status, output, kill, queues, hosts
+  completion bash|zsh       print a shell completion script
 `
 
 // run is the whole program behind main, so tests can drive it.
@@ -79,6 +89,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runValidate(ctx, rest, stdout, stderr)
 	case "render":
 		return runRender(ctx, rest, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr)
+	case "configure":
+		return runConfigure(ctx, rest, stdout, stderr)
+	case "list":
+		return runList(ctx, rest, stdout, stderr)
+	case "status":
+		return runStatus(ctx, rest, stdout, stderr)
+	case "instances":
+		return runInstances(ctx, rest, stdout, stderr)
+	case "ssh":
+		return runSSH(ctx, rest, stdout, stderr)
+	case "batch":
+		return runBatch(ctx, rest, stdout, stderr)
+	case "completion":
+		return runCompletion(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "reconciler", version)
 		return nil
