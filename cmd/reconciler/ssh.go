@@ -158,4 +158,3 @@ func expandSSH(tmpl string, values map[string]string, args []string) ([]string, 
 	}
 	return argv, nil
 }
-
