@@ -1,0 +1,368 @@
+package bootstrap
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/template"
+)
+
+// Role says what a node is in its cluster.
+type Role string
+
+// The roles of a node.
+const (
+	RoleHead    Role = "head"
+	RoleCompute Role = "compute"
+)
+
+// Mount types.
+const (
+	MountEBS  = "ebs"  // a volume attached to the head node
+	MountRAID = "raid" // an array over volumes attached to the head node
+	MountEFS  = "efs"  // an Elastic File System
+	MountNFS  = "nfs"  // a directory the head node exports
+)
+
+// Export scopes: who may mount the head node's NFS exports.
+const (
+	ExportSubnet = "subnet" // the head node's subnet only
+	ExportVPC    = "vpc"    // every CIDR of the VPC, for queues in other subnets
+)
+
+// LogFile is where every node's bootstrap writes what it does.
+const LogFile = "/var/log/driftless-bootstrap.log"
+
+// MaxUserData is the largest user data EC2 accepts, before base64.
+const MaxUserData = 16 << 10
+
+// Value is a setting known when the script is rendered (Text) or only when
+// CloudFormation creates the stack (Sub: an Fn::Sub variable such as
+// HeadNode.PrivateIp or a resource's logical id).
+type Value struct {
+	Text string
+	Sub  string
+}
+
+// Script is a site script a node fetches (s3://, https:// or http://) and
+// runs as root with its arguments.
+type Script struct {
+	URL  string
+	Args []string
+}
+
+// Mount is one shared directory of a node.
+type Mount struct {
+	// Dir is the absolute directory.
+	Dir string
+	// Type is MountEBS, MountRAID, MountEFS or MountNFS.
+	Type string
+	// Devices are the device names the volumes are attached as (ebs: one,
+	// raid: two or more).
+	Devices []string
+	// RAIDLevel is 0 or 1, raid only.
+	RAIDLevel int
+	// FileSystem is the EFS file system id, efs only.
+	FileSystem Value
+}
+
+// Config is what a node's script is rendered from.
+type Config struct {
+	Cluster string
+	Stack   string
+	Region  string
+	// Scheduler is slurm, sge or torque.
+	Scheduler string
+	// OS is the base OS: see OSes.
+	OS   string
+	Role Role
+	// Queue is a compute node's queue.
+	Queue string
+	// Queues are the queue names, head node only.
+	Queues []string
+	// MaxNodes is the most compute nodes the queues together may have,
+	// head node only; it sizes Slurm's MaxNodeCount.
+	MaxNodes  int
+	LoginUser string
+	// SchedulerPreinstalled says the image already has the scheduler: no
+	// scheduler package is installed.
+	SchedulerPreinstalled bool
+	// Proxy is the HTTP(S) proxy for the OS, the package manager and the
+	// scheduler's daemons.
+	Proxy       string
+	PreInstall  *Script
+	PostInstall *Script
+	// Mounts are the shared directories, in the order to mount them.
+	// Compute nodes mount /home and the head node's shared directory
+	// besides these.
+	Mounts []Mount
+	// ExportTo is ExportSubnet or ExportVPC, head node only.
+	ExportTo string
+	// HeadAddress is the head node's private address, compute nodes only.
+	HeadAddress Value
+	// WaitHandle is the URL of the CloudFormation wait condition handle
+	// the head node signals; empty on compute nodes.
+	WaitHandle Value
+	// NodeJSON, when set, is written to /etc/driftless/node.json. It is
+	// already in Fn::Sub form.
+	NodeJSON string
+}
+
+//go:embed templates/*.sh templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"q":    quote,
+	"qv":   quoteValue,
+	"join": strings.Join,
+}).ParseFS(templateFS, "templates/*.tmpl"))
+
+// sentinel marks an Fn::Sub variable in the executed template, which may
+// hold ${ of the scripts' own (to be escaped) and of the user's text.
+const sentinel = "\x00sub:"
+
+var subName = regexp.MustCompile(`^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$`)
+
+// quote makes s one shell word.
+func quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// quoteValue is quote for a Value; a variable is quoted too, so its value
+// (an address, an id, a URL) becomes one word.
+func quoteValue(v Value) string {
+	if v.Sub == "" {
+		return quote(v.Text)
+	}
+	return "'" + sentinel + v.Sub + "\x00'"
+}
+
+// view is what the templates see.
+type view struct {
+	Config
+	OSInfo     osInfo
+	Lib        string
+	Sched      string
+	Packages   []string
+	SchedPkgs  []string
+	Services   map[string]string
+	HasStorage bool
+	HasEBS     bool
+	HasRAID    bool
+	HasEFS     bool
+	// SlurmMaxNodes is MaxNodeCount: room for every queue's maximum,
+	// rounded up so resizing a queue rarely changes the head node's
+	// script.
+	SlurmMaxNodes int
+}
+
+// Render returns the user data of one node in Fn::Sub form: "${!" stands
+// for a literal "${" and "${Name}" is a variable CloudFormation fills in.
+// Resolve does the same substitution locally.
+func Render(cfg Config) (string, error) {
+	if err := check(cfg); err != nil {
+		return "", err
+	}
+	o, err := lookupOS(cfg.OS)
+	if err != nil {
+		return "", err
+	}
+	lib, err := templateFS.ReadFile("templates/lib.sh")
+	if err != nil {
+		return "", err
+	}
+	v := view{Config: cfg, OSInfo: o, Lib: string(lib), Sched: cfg.Scheduler, Services: o.Services}
+	v.Packages = append(v.Packages, o.Packages[pkgBase]...)
+	for _, m := range cfg.Mounts {
+		switch m.Type {
+		case MountEBS:
+			v.HasStorage, v.HasEBS = true, true
+		case MountRAID:
+			v.HasStorage, v.HasRAID = true, true
+		case MountEFS:
+			v.HasEFS = true
+		}
+	}
+	if cfg.Role == RoleHead {
+		v.Packages = append(v.Packages, o.Packages[pkgNFSServer]...)
+		if v.HasRAID {
+			v.Packages = append(v.Packages, o.Packages[pkgRAID]...)
+		}
+		v.SchedPkgs = o.Packages[cfg.Scheduler+"-head"]
+		v.SlurmMaxNodes = 1024
+		for v.SlurmMaxNodes < cfg.MaxNodes {
+			v.SlurmMaxNodes *= 2
+		}
+	} else {
+		v.SchedPkgs = o.Packages[cfg.Scheduler+"-compute"]
+	}
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, string(cfg.Role)+".sh.tmpl", v); err != nil {
+		return "", fmt.Errorf("bootstrap: %w", err)
+	}
+	text := strings.ReplaceAll(stripComments(buf.String()), "${", "${!")
+	text, err = unsentinel(text)
+	if err != nil {
+		return "", err
+	}
+	if cfg.NodeJSON != "" {
+		text = strings.Replace(text, "@NODE_JSON@", cfg.NodeJSON, 1)
+	}
+	if len(text) > MaxUserData {
+		return "", fmt.Errorf("bootstrap: the %s node's user data is %d bytes, more than EC2's %d", cfg.Role, len(text), MaxUserData)
+	}
+	return text, nil
+}
+
+// stripComments drops the templates' comment lines after the script's
+// header and blank-line runs, to stay within EC2's user data limit: the
+// templates are the documented source. A "#!" line (a script written by
+// the script) stays.
+func stripComments(s string) string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines))
+	header := true
+	for _, l := range lines {
+		t := strings.TrimLeft(l, "\t ")
+		if header {
+			out = append(out, l)
+			if !strings.HasPrefix(t, "#") {
+				header = false
+			}
+			continue
+		}
+		if t == "#" || (strings.HasPrefix(t, "# ") && !strings.HasPrefix(t, "# shellcheck ")) {
+			continue
+		}
+		if t == "" && len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func unsentinel(text string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(text, sentinel)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String(), nil
+		}
+		b.WriteString(text[:i])
+		rest := text[i+len(sentinel):]
+		j := strings.IndexByte(rest, 0)
+		if j < 0 {
+			return "", errors.New("bootstrap: unterminated variable")
+		}
+		b.WriteString("${" + rest[:j] + "}")
+		text = rest[j+1:]
+	}
+}
+
+// check refuses what would make a broken or unsafe script.
+func check(cfg Config) error {
+	switch cfg.Scheduler {
+	case "slurm", "sge", "torque":
+	default:
+		return fmt.Errorf("bootstrap: no node bootstrap for scheduler %q", cfg.Scheduler)
+	}
+	switch cfg.Role {
+	case RoleHead:
+		if len(cfg.Queues) == 0 {
+			return errors.New("bootstrap: the head node needs at least one queue")
+		}
+		if cfg.ExportTo != ExportSubnet && cfg.ExportTo != ExportVPC {
+			return fmt.Errorf("bootstrap: export scope %q is neither %s nor %s", cfg.ExportTo, ExportSubnet, ExportVPC)
+		}
+	case RoleCompute:
+		if cfg.Queue == "" {
+			return errors.New("bootstrap: a compute node needs its queue")
+		}
+		if cfg.HeadAddress == (Value{}) {
+			return errors.New("bootstrap: a compute node needs the head node's address")
+		}
+	default:
+		return fmt.Errorf("bootstrap: unknown role %q", cfg.Role)
+	}
+	for _, q := range append([]string{cfg.Queue}, cfg.Queues...) {
+		if q != "" && !queueName.MatchString(q) {
+			return fmt.Errorf("bootstrap: queue name %q is not a scheduler name (letters, digits, - and _)", q)
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if !strings.HasPrefix(m.Dir, "/") || strings.ContainsAny(m.Dir, " \t\n'\"\\$`") || m.Dir == "/" {
+			return fmt.Errorf("bootstrap: mount directory %q must be an absolute path without spaces or quotes", m.Dir)
+		}
+		switch m.Type {
+		case MountEBS, MountRAID, MountEFS, MountNFS:
+		default:
+			return fmt.Errorf("bootstrap: mount %s has unknown type %q", m.Dir, m.Type)
+		}
+	}
+	for _, v := range []Value{cfg.HeadAddress, cfg.WaitHandle} {
+		if v.Sub != "" && !subName.MatchString(v.Sub) {
+			return fmt.Errorf("bootstrap: bad variable name %q", v.Sub)
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if m.FileSystem.Sub != "" && !subName.MatchString(m.FileSystem.Sub) {
+			return fmt.Errorf("bootstrap: bad variable name %q", m.FileSystem.Sub)
+		}
+	}
+	all := []string{cfg.Cluster, cfg.Stack, cfg.Region, cfg.Proxy, cfg.LoginUser, cfg.NodeJSON}
+	for _, s := range []*Script{cfg.PreInstall, cfg.PostInstall} {
+		if s != nil {
+			all = append(append(all, s.URL), s.Args...)
+		}
+	}
+	for _, s := range all {
+		if strings.ContainsRune(s, 0) {
+			return errors.New("bootstrap: a setting contains a NUL byte")
+		}
+	}
+	if strings.Contains(cfg.NodeJSON, "\nDRIFTLESS_NODE_JSON\n") {
+		return errors.New("bootstrap: node configuration contains the here-document delimiter")
+	}
+	return nil
+}
+
+var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// Resolve does locally what CloudFormation does to an Fn::Sub string:
+// every ${Name} becomes vars[Name] and every ${!x} becomes ${x}. A
+// variable missing from vars is an error.
+func Resolve(text string, vars map[string]string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(text, "${")
+		if i < 0 {
+			b.WriteString(text)
+			return b.String(), nil
+		}
+		b.WriteString(text[:i])
+		text = text[i+2:]
+		if strings.HasPrefix(text, "!") {
+			b.WriteString("${")
+			text = text[1:]
+			continue
+		}
+		j := strings.IndexByte(text, '}')
+		if j < 0 {
+			return "", errors.New("resolve: unterminated ${")
+		}
+		v, ok := vars[text[:j]]
+		if !ok {
+			return "", fmt.Errorf("resolve: no value for ${%s}", text[:j])
+		}
+		b.WriteString(v)
+		text = text[j+1:]
+	}
+}
