@@ -86,11 +86,11 @@ func build(t *testing.T, srv *moto.Server) *account {
 
 	net := moto.NewNetwork(t, ctx, c)
 	a.vpc, a.subnet, a.key = net.VPC, net.Subnet, net.KeyName
-	// AWS, and moto, leave DNS hostnames off in a new VPC.
-	must[*ec2.ModifyVpcAttributeOutput](t, "enable DNS hostnames")(c.ModifyVpcAttribute(ctx, &ec2.ModifyVpcAttributeInput{
-		VpcId: &a.vpc, EnableDnsHostnames: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}}))
 	other := moto.NewNetwork(t, ctx, c)
 	a.otherVPC, a.otherSubnet = other.VPC, other.Subnet
+	// As AWS leaves it in a new VPC.
+	must[*ec2.ModifyVpcAttributeOutput](t, "disable DNS hostnames")(c.ModifyVpcAttribute(ctx, &ec2.ModifyVpcAttributeInput{
+		VpcId: &a.otherVPC, EnableDnsHostnames: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)}}))
 
 	sg := func(vpc string) string {
 		out := must[*ec2.CreateSecurityGroupOutput](t, "create security group")(c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
