@@ -27,6 +27,9 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}, hooks Hoo
 		after = time.After
 	}
 	failures := 0
+	// Applies running in the background end soon after ctx: wait for
+	// them, so nothing outlives the loop.
+	defer r.WaitApplies()
 	for {
 		rep, err := r.Reconcile(ctx)
 		if ctx.Err() != nil {
@@ -51,6 +54,7 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}, hooks Hoo
 		case <-ctx.Done():
 			return nil
 		case <-trigger:
+		case <-r.Finished():
 		case <-after(wait):
 		}
 	}

@@ -16,6 +16,7 @@ type Metrics struct {
 	syncInfo      *prometheus.GaugeVec
 	fetches       *prometheus.CounterVec
 	clusterState  *prometheus.GaugeVec
+	sched         *schedMetrics
 
 	revision string
 	files    map[string]bool
@@ -61,13 +62,14 @@ func NewMetrics() *Metrics {
 			Name: "driftless_source_fetches_total",
 			Help: "Fetches of the cluster repo, by result (ok, error).",
 		}, []string{"result"}),
+		sched: newSchedMetrics(),
 		files: make(map[string]bool),
 	}
 }
 
 // Register adds the collectors to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.cycles, m.cycleDuration, m.actions, m.clusters, m.clusterState, m.specErrors, m.lastSync, m.syncInfo, m.fetches} {
+	for _, c := range append([]prometheus.Collector{m.cycles, m.cycleDuration, m.actions, m.clusters, m.clusterState, m.specErrors, m.lastSync, m.syncInfo, m.fetches}, m.sched.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -115,6 +117,7 @@ func (m *Metrics) invalid(errs map[string]int) {
 func (m *Metrics) conditions(list []ClusterStatus, gone []string) {
 	for _, name := range gone {
 		m.clusterState.DeletePartialMatch(prometheus.Labels{"cluster": name})
+		m.sched.forget(name)
 	}
 	counts := map[Condition]int{Ready: 0, Reconciling: 0, Stalled: 0, Blocked: 0}
 	for _, st := range list {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/driftless/driftless/pkg/apply"
@@ -49,6 +48,18 @@ type Options struct {
 	Interval time.Duration
 	// DryRun plans but applies nothing.
 	DryRun bool
+	// Background lets applies run on after their cycle ends: the daemon's
+	// mode, so a slow cluster holds up no other and no cycle. Without it
+	// a cycle waits for its applies (reconciler apply, tests).
+	Background bool
+	// RetryBase and RetryMax bound the backoff of a cluster whose applies
+	// keep failing (defaults DefaultRetryBase, DefaultRetryMax).
+	RetryBase, RetryMax time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand draws the jitter of backoffs from [0, 1); nil means
+	// math/rand/v2.
+	Rand func() float64
 }
 
 // Reconciler runs cycles. Make one with New.
@@ -61,6 +72,11 @@ type Reconciler struct {
 	metrics *Metrics
 	status  *Statuses
 	now     func() time.Time
+	sched   *scheduler
+
+	// refusals remembers the prune guard last logged per cluster, so a
+	// refusal is logged when it starts or changes, not every cycle.
+	refusals map[string]string
 
 	// reported remembers the errors last logged per file, so a broken
 	// spec is logged when it changes, not every cycle.
@@ -78,9 +94,20 @@ func New(src Source, obs Observer, app Applier, opts Options, log *slog.Logger, 
 	if metrics == nil {
 		metrics = NewMetrics()
 	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = DefaultRetryBase
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = DefaultRetryMax
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Reconciler{
 		src: src, obs: obs, app: app, opts: opts, log: log, metrics: metrics,
-		status: NewStatuses(), now: time.Now, reported: make(map[string]string),
+		status: NewStatuses(), now: now, reported: make(map[string]string),
+		sched: newScheduler(opts.Concurrency), refusals: make(map[string]string),
 	}
 }
 
@@ -102,6 +129,12 @@ type Outcome struct {
 	Change diff.Change
 	Result apply.Result
 	Err    error
+	// Started is set when the cycle started an apply of the change. With
+	// Options.Background its Result and Err stay empty: it ends later.
+	Started bool
+	// Deferred says why a change that needs work was not started (one of
+	// the Deferred* values).
+	Deferred string
 }
 
 // Report is a finished cycle.
@@ -110,7 +143,8 @@ type Report struct {
 	Outcomes []Outcome
 }
 
-// Failed counts the clusters whose apply failed.
+// Failed counts the clusters whose apply failed, or whose stack is in a
+// failed state.
 func (r *Report) Failed() int {
 	n := 0
 	for _, o := range r.Outcomes {
@@ -154,6 +188,7 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 		nameUnknown = true
 	}
 	var stacks []*render.Stack
+	recreate := make(map[string]bool)
 	for _, c := range set.Clusters {
 		st, err := render.Render(c)
 		if err != nil {
@@ -163,6 +198,9 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 			continue
 		}
 		stacks = append(stacks, st)
+		if c.Policy.RecreateFailed {
+			recreate[c.Name] = true
+		}
 	}
 	r.reportInvalid(invalid)
 
@@ -177,50 +215,31 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 		Live:        live,
 		Prune:       r.opts.Prune,
 		PruneLimit:  r.opts.PruneLimit,
+
+		RecreateFailed: recreate,
 	})
 	return &Cycle{Revision: snap.Revision, Invalid: invalid, InvalidFiles: invalidFiles, Changes: changes}, nil
 }
 
-// Reconcile runs one cycle: plan, then apply every mutating change, up to
-// Options.Concurrency clusters at once. A failing cluster does not stop
-// the others; its error is in the report and its status.
+// Reconcile runs one cycle: plan, then apply every change that needs work,
+// up to Options.Concurrency clusters at once. A failing cluster does not
+// stop the others; its error is in the report and its status. A cluster
+// with an apply still running, or backing off after failures, is left
+// alone. With Options.Background the cycle does not wait for its applies.
 func (r *Reconciler) Reconcile(ctx context.Context) (*Report, error) {
 	start := r.now()
+	mark := r.sched.mark()
 	c, err := r.Plan(ctx)
 	if err != nil {
 		r.metrics.cycle(false, r.now().Sub(start).Seconds())
 		return nil, err
 	}
 	rep := &Report{Cycle: *c, Outcomes: make([]Outcome, len(c.Changes))}
-	sem := make(chan struct{}, r.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i, ch := range c.Changes {
-		rep.Outcomes[i].Change = ch
-		if !ch.Mutating() || r.opts.DryRun {
-			continue
-		}
-		wg.Add(1)
-		go func(o *Outcome) {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				o.Err = ctx.Err()
-				return
-			}
-			log := r.log.With("cluster", o.Change.Cluster, "revision", c.Revision, "action", string(o.Change.Action))
-			log.Info("applying", "reason", o.Change.Reason)
-			o.Result, o.Err = r.app.Apply(ctx, o.Change, c.Revision)
-			r.metrics.action(string(o.Change.Action), o.Err == nil)
-			if o.Err != nil {
-				log.Error("apply failed", "error", o.Err)
-				return
-			}
-			log.Info("applied", "stack_status", o.Result.StackStatus, "duration", o.Result.Duration.Round(time.Millisecond).String())
-		}(&rep.Outcomes[i])
+	r.recordRefusals(c.Changes)
+	wait := r.dispatch(ctx, rep, mark)
+	if !r.opts.Background {
+		wait()
 	}
-	wg.Wait()
 	r.record(rep)
 	end := r.now()
 	r.metrics.cycle(true, end.Sub(start).Seconds())
@@ -253,44 +272,30 @@ func (r *Reconciler) reportInvalid(invalid map[string]spec.Errors) {
 	r.metrics.invalid(counts)
 }
 
-// record turns a report into per-cluster statuses and metrics.
+// record turns a report into per-cluster statuses and metrics. A cluster
+// whose apply ended after the plan was observed keeps the status its apply
+// left.
 func (r *Reconciler) record(rep *Report) {
 	now := r.now()
 	keep := make(map[string]bool)
 	for _, o := range rep.Outcomes {
 		ch := o.Change
-		st := ClusterStatus{Cluster: ch.Cluster, Declared: rep.Revision, Updated: now, Message: ch.Reason}
-		if ch.Live != nil {
-			st.Applied, st.StackStatus = ch.Live.Revision, ch.Live.Status
-		}
-		if ch.Desired == nil {
-			st.Declared = ""
-		}
+		keep[ch.Cluster] = true
 		switch {
-		case o.Err != nil:
-			st.Condition, st.Reason, st.Message = Stalled, "ApplyFailed", o.Err.Error()
-		case ch.Action == diff.Delete && !r.opts.DryRun:
-			continue // gone
-		case ch.Mutating() && !r.opts.DryRun:
-			st.Condition, st.Reason = Ready, "Applied"
-			st.Applied, st.StackStatus = rep.Revision, o.Result.StackStatus
-		case ch.Mutating():
-			st.Condition, st.Reason = Reconciling, "Pending"
-		case ch.Action == diff.None:
-			st.Condition, st.Reason = Ready, "InSync"
-		case ch.Action == diff.Wait:
-			st.Condition, st.Reason = Reconciling, "StackBusy"
-		case ch.Action == diff.Skip:
-			st.Condition, st.Reason = Blocked, "InvalidSpec"
+		case o.Deferred == DeferredStale:
+			continue
+		case o.Started && r.opts.Background && !r.running(ch.Cluster):
+			continue // ended already; its end set the status
+		case o.Started && !r.opts.Background && ch.Action == diff.Delete && o.Err == nil:
+			delete(keep, ch.Cluster) // gone
+			continue
+		}
+		st := r.clusterStatus(rep.Revision, o, now)
+		if ch.Action == diff.Skip {
 			if msg := rep.invalidMessage(ch.Cluster); msg != "" {
 				st.Message = msg
 			}
-		case ch.Action == diff.Retain:
-			st.Condition, st.Reason = Blocked, "NotDeclared"
-		default:
-			st.Condition, st.Reason = Blocked, "StackFailed"
 		}
-		keep[ch.Cluster] = true
 		r.status.set(st)
 	}
 	gone := r.status.retain(keep)

@@ -36,6 +36,14 @@ type ClusterStatus struct {
 	Applied     string    `json:"appliedRevision,omitempty"`
 	StackStatus string    `json:"stackStatus,omitempty"`
 	Updated     time.Time `json:"updated"`
+	// Operation is the action running on the cluster since
+	// OperationStarted, e.g. create; empty when none runs.
+	Operation        string     `json:"operation,omitempty"`
+	OperationStarted *time.Time `json:"operationStarted,omitempty"`
+	// Failures counts the applies that failed in a row; NextAttempt is
+	// when the cluster is tried again.
+	Failures    int        `json:"failures,omitempty"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
 // Statuses holds the status of every cluster; the loop is its one writer.
