@@ -58,6 +58,7 @@ commands:
   plan      --config FILE   show what the next cycle would do (exit 0: no changes, 2: changes, 1: error)
   validate  PATH...         check spec files or directories (exit 1 when any is invalid)
   render    FILE            print the CloudFormation template of one spec
+  import    FILE --out DIR  turn a ParallelCluster 2.x / CfnCluster config into specs
   version                   print the version
 
 operator's terminal (read-only but for configure, which writes a spec file, and batch):
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runValidate(ctx, rest, stdout, stderr)
 	case "render":
 		return runRender(ctx, rest, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr)
 	case "configure":
 		return runConfigure(ctx, rest, stdout, stderr)
 	case "list":

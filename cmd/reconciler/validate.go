@@ -22,6 +22,8 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quiet := fs.Bool("quiet", false, "print errors only")
+	live := fs.Bool("live", false, "also run the pre-flight checks against the AWS account: VPC, subnets, key pair, image, instance types, snapshots, volumes, security groups, EFS, IAM")
+	configPath := fs.String("config", "", "with --live, the daemon config whose aws section names the region and endpoint (default: the AWS environment)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -43,6 +45,17 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			invalid[c.File] = spec.Errors{{File: c.File, Msg: "render: " + err.Error()}}
 		}
 	}
+	region := ""
+	if *live {
+		failed, ch, err := checkLive(ctx, *configPath, set.Clusters, invalid)
+		if err != nil {
+			return err
+		}
+		for f, es := range failed {
+			invalid[f] = append(invalid[f], es...)
+		}
+		region = ch.Region
+	}
 	names := make([]string, 0, len(invalid))
 	for f := range invalid {
 		names = append(names, f)
@@ -56,7 +69,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(invalid) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d files invalid", len(invalid), len(files))}
 	}
-	if !*quiet {
+	if !*quiet && *live {
+		fmt.Fprintf(stdout, "%d clusters valid; pre-flight checks passed in %s\n", len(set.Clusters), region)
+	} else if !*quiet {
 		fmt.Fprintf(stdout, "%d clusters valid\n", len(set.Clusters))
 	}
 	return nil
