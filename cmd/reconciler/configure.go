@@ -130,31 +130,32 @@ func (w *wizard) run(ctx context.Context) (*spec.Cluster, error) {
 	if w.ec2, err = w.aws(ctx, a.region); err != nil {
 		return nil, err
 	}
-	if w.interactive || a.keyPair == "" {
-		keys, err := w.keyPairs(ctx)
-		if err != nil {
+	var keys []choice
+	keyDefault := "none"
+	if w.interactive {
+		if keys, err = w.keyPairs(ctx); err != nil {
 			return nil, err
 		}
-		def := "none"
-		if len(keys) == 1 {
-			def = keys[0].value
+		if len(keys) == 2 { // none and the one key pair there is
+			keyDefault = keys[1].value
 		}
-		if err := w.ask("headNode.keyPair", "EC2 key pair (none: no key pair)", def, keys, &a.keyPair); err != nil {
-			return nil, err
-		}
+	}
+	if err := w.ask("headNode.keyPair", "EC2 key pair (none: no key pair)", keyDefault, keys, &a.keyPair); err != nil {
+		return nil, err
 	}
 	vpcs, err := w.vpcs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.ask("vpc", "VPC", defaultChoice(vpcs), vpcs, &a.vpc); err != nil {
+	// Without a terminal the network is never guessed: --vpc and --subnet.
+	if err := w.ask("vpc", "VPC", w.guess(vpcs), vpcs, &a.vpc); err != nil {
 		return nil, err
 	}
 	subnets, err := w.subnets(ctx, a.vpc)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.ask("headNode.subnet", "Subnet of the head node and compute nodes", defaultChoice(subnets), subnets, &a.subnet); err != nil {
+	if err := w.ask("headNode.subnet", "Subnet of the head node and compute nodes", w.guess(subnets), subnets, &a.subnet); err != nil {
 		return nil, err
 	}
 	schedulers := []choice{{"slurm", "Slurm"}, {"sge", "Son of Grid Engine"}, {"torque", "Torque"}, {"awsbatch", "AWS Batch: no compute queues, a managed compute environment"}}
@@ -210,6 +211,15 @@ func (w *wizard) run(ctx context.Context) (*spec.Cluster, error) {
 type choice struct {
 	value string
 	note  string
+}
+
+// guess is the default offered for a listed choice: the region's default
+// VPC, or the only choice there is; nothing when not asking.
+func (w *wizard) guess(cs []choice) string {
+	if !w.interactive {
+		return ""
+	}
+	return defaultChoice(cs)
 }
 
 func defaultChoice(cs []choice) string {
@@ -417,7 +427,7 @@ func (w *wizard) keyPairs(ctx context.Context) ([]choice, error) {
 }
 
 func (w *wizard) vpcs(ctx context.Context) ([]choice, error) {
-	if !w.interactive && w.a.vpc != "" {
+	if !w.interactive {
 		return nil, nil
 	}
 	var cs []choice
@@ -442,7 +452,7 @@ func (w *wizard) vpcs(ctx context.Context) ([]choice, error) {
 }
 
 func (w *wizard) subnets(ctx context.Context, vpc string) ([]choice, error) {
-	if !w.interactive && w.a.subnet != "" || vpc == "" {
+	if !w.interactive || vpc == "" {
 		return nil, nil
 	}
 	var cs []choice
