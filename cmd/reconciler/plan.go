@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/reconcile"
 )
 
@@ -39,29 +38,93 @@ func oneShot(ctx context.Context, name string, args []string, stderr io.Writer, 
 	return d, output, err
 }
 
-// runPlan prints what the next cycle would do. Exit 0: nothing to do;
-// 2: changes present; 1: error.
+// runPlan prints what the next cycle would do, or, with --offline, what
+// merging one revision of the repo onto another would make the daemon do.
+// Exit 0: no changes; 2: changes present (to apply, or held for a
+// person); 1: error, including a bad flag.
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	d, output, err := oneShot(ctx, "plan", args, stderr, reconcile.Options{DryRun: true})
-	if err != nil {
-		return err
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "/etc/driftless/config.yaml", "daemon config file; with --offline it is optional and supplies repo.path, prune and pruneLimit")
+	output := fs.String("output", "text", "text or json")
+	color := fs.String("color", "auto", "colour the text: auto (only on a terminal), always or never")
+	offline := fs.Bool("offline", false, "compare two revisions of the repo without AWS, e.g. for a pull request check")
+	base := fs.String("base", "", "offline: the revision (or directory of specs) the plan starts from")
+	head := fs.String("head", "HEAD", "offline: the revision (or directory of specs) the plan goes to")
+	repo := fs.String("repo", ".", "offline: the git repository holding the revisions")
+	specPath := fs.String("path", "", "offline: the sub-directory of the specs in a revision (default: the config's repo.path, else the root)")
+	prune := fs.Bool("prune", false, "offline: show specs removed between the revisions as deletes, as a daemon with prune: true would")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 1}
 	}
-	c, err := d.reconciler.Plan(ctx)
+	if *output != "text" && *output != "json" {
+		return &exitError{code: 1, err: fmt.Errorf("--output must be text or json, got %q", *output)}
+	}
+	colour, err := planColor(*color, stdout)
 	if err != nil {
-		return err
+		return &exitError{code: 1, err: err}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var rep planReport
+	if *offline {
+		if *base == "" {
+			return &exitError{code: 1, err: errors.New("--offline needs --base, the revision or directory to compare with")}
+		}
+		o := offlineOptions{repo: *repo, base: *base, head: *head, path: *specPath, prune: *prune}
+		if set["config"] {
+			cfg, err := loadConfig(*configPath)
+			if err != nil {
+				return err
+			}
+			if !set["path"] {
+				o.path = cfg.Repo.Path
+			}
+			o.prune = o.prune || cfg.Prune
+			o.pruneLimit = cfg.PruneLimit
+		}
+		rep, err = offlinePlan(ctx, o, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+	} else {
+		for _, name := range []string{"base", "head", "repo", "path", "prune"} {
+			if set[name] {
+				return &exitError{code: 1, err: fmt.Errorf("--%s needs --offline", name)}
+			}
+		}
+		cfg, err := loadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		d, err := wire(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), reconcile.Options{DryRun: true}, nil)
+		if err != nil {
+			return err
+		}
+		c, err := d.reconciler.Plan(ctx)
+		if err != nil {
+			return err
+		}
+		rep = planReport{Mode: "online", Revision: c.Revision, Changes: c.Changes}
+		if len(c.Invalid) > 0 {
+			rep.Invalid = make(map[string][]string, len(c.Invalid))
+			for f, es := range c.Invalid {
+				for _, e := range es {
+					rep.Invalid[f] = append(rep.Invalid[f], e.Error())
+				}
+			}
+		}
 	}
 	if *output == "json" {
-		err = writePlanJSON(stdout, c)
-	} else {
-		writePlanText(stdout, c)
-	}
-	if err != nil {
-		return err
-	}
-	for _, ch := range c.Changes {
-		if ch.Mutating() {
-			return &exitError{code: 2}
+		if err := writePlanJSON(stdout, rep); err != nil {
+			return err
 		}
+	} else {
+		writePlanText(stdout, rep, colour)
+	}
+	if planHasChanges(rep.Changes) {
+		return &exitError{code: 2}
 	}
 	return nil
 }
@@ -89,69 +152,4 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 1, err: fmt.Errorf("%d clusters failed", n)}
 	}
 	return nil
-}
-
-var symbols = map[diff.Action]string{
-	diff.Create: "+", diff.Update: "~", diff.Delete: "-", diff.None: " ",
-	diff.Retain: "!", diff.Wait: "…", diff.Skip: "!", diff.Blocked: "!",
-}
-
-func writePlanText(w io.Writer, c *reconcile.Cycle) {
-	counts := map[diff.Action]int{}
-	fmt.Fprintf(w, "revision %s\n\n", c.Revision)
-	for _, ch := range c.Changes {
-		counts[ch.Action]++
-		fmt.Fprintf(w, "%s %-24s %-8s %s\n", symbols[ch.Action], ch.Cluster, ch.Action, ch.Reason)
-	}
-	files := make([]string, 0, len(c.Invalid))
-	for f := range c.Invalid {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for i, f := range files {
-		if i == 0 {
-			fmt.Fprintln(w)
-		}
-		for _, e := range c.Invalid[f] {
-			fmt.Fprintf(w, "invalid: %s\n", e.Error())
-		}
-	}
-	fmt.Fprintf(w, "\nPlan: %d to create, %d to update, %d to delete.\n", counts[diff.Create], counts[diff.Update], counts[diff.Delete])
-}
-
-type planJSON struct {
-	Revision string              `json:"revision"`
-	Changes  []changeJSON        `json:"changes"`
-	Invalid  map[string][]string `json:"invalid,omitempty"`
-}
-
-type changeJSON struct {
-	Cluster string `json:"cluster"`
-	Action  string `json:"action"`
-	Reason  string `json:"reason"`
-	Stack   string `json:"stack,omitempty"`
-}
-
-func writePlanJSON(w io.Writer, c *reconcile.Cycle) error {
-	out := planJSON{Revision: c.Revision, Changes: []changeJSON{}}
-	for _, ch := range c.Changes {
-		cj := changeJSON{Cluster: ch.Cluster, Action: string(ch.Action), Reason: ch.Reason}
-		if ch.Live != nil {
-			cj.Stack = ch.Live.StackName
-		} else if ch.Desired != nil {
-			cj.Stack = ch.Desired.Name
-		}
-		out.Changes = append(out.Changes, cj)
-	}
-	if len(c.Invalid) > 0 {
-		out.Invalid = make(map[string][]string)
-		for f, es := range c.Invalid {
-			for _, e := range es {
-				out.Invalid[f] = append(out.Invalid[f], e.Error())
-			}
-		}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

@@ -82,7 +82,7 @@ var updateBehaviour = map[string]map[string]Disruption{
 		"FromPort": Replacement, "ToPort": Replacement, "CidrIp": Replacement, "Description": NoInterruption,
 	},
 	"AWS::EC2::LaunchTemplate": {
-		"LaunchTemplateName": Replacement, "LaunchTemplateData": NoInterruption, "TagSpecifications": Replacement,
+		"LaunchTemplateName": Replacement, "LaunchTemplateData": NoInterruption, "TagSpecifications": NoInterruption,
 	},
 	"AWS::EC2::PlacementGroup": {
 		"Strategy": Replacement, "Tags": Replacement,
