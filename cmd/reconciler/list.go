@@ -152,6 +152,9 @@ func (s *session) inventory(ctx context.Context, cluster string, withRepo bool) 
 			return nil, err
 		}
 	}
+	p := newProgress(s.stderr, false)
+	p.transient("reading stacks, groups and instances in " + s.aws.Region + "…")
+	defer p.done()
 	r := &inventory.Reader{
 		CFN:   cloudformation.NewFromConfig(s.aws),
 		ASG:   autoscaling.NewFromConfig(s.aws),

@@ -133,6 +133,7 @@ type progress struct {
 	quiet bool
 	last  string
 	open  bool
+	erase bool
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -153,10 +154,23 @@ func (p *progress) update(msg string) {
 	fmt.Fprintln(p.w, msg)
 }
 
-// done ends the status line.
-func (p *progress) done() {
-	if p.open {
-		fmt.Fprintln(p.w)
-		p.open = false
+// transient shows msg on a terminal only, to be cleared by done: a
+// short wait (reading AWS) that is not worth a line in a log.
+func (p *progress) transient(msg string) {
+	if p.quiet || !p.tty {
+		return
 	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s", msg)
+	p.last, p.open, p.erase = msg, true, true
+}
+
+// done ends the status line; a transient one is erased.
+func (p *progress) done() {
+	switch {
+	case p.open && p.erase:
+		fmt.Fprint(p.w, "\r\x1b[K")
+	case p.open:
+		fmt.Fprintln(p.w)
+	}
+	p.open, p.erase = false, false
 }
