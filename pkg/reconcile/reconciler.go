@@ -60,6 +60,10 @@ type Options struct {
 	// Rand draws the jitter of backoffs from [0, 1); nil means
 	// math/rand/v2.
 	Rand func() float64
+	// Preflight, when set, checks each cluster against the account
+	// before a create, update or recreate; a cluster that fails is held
+	// and nothing is sent to CloudFormation for it.
+	Preflight Preflight
 }
 
 // Reconciler runs cycles. Make one with New.
@@ -218,6 +222,7 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 
 		RecreateFailed: recreate,
 	})
+	r.preflight(ctx, changes, set.Clusters)
 	return &Cycle{Revision: snap.Revision, Invalid: invalid, InvalidFiles: invalidFiles, Changes: changes}, nil
 }
 
@@ -291,6 +296,7 @@ func (r *Reconciler) record(rep *Report) {
 			continue
 		}
 		st := r.clusterStatus(rep.Revision, o, now)
+		st = heldByPreflight(st, ch)
 		if ch.Action == diff.Skip {
 			if msg := rep.invalidMessage(ch.Cluster); msg != "" {
 				st.Message = msg
