@@ -103,7 +103,6 @@ func (o *operatorBed) cli(want int, args ...string) string {
 
 func TestOperatorCommands(t *testing.T) {
 	o := newOperatorBed(t)
-	ctx := t.Context()
 
 	// list: both clusters, in sync, with head node addresses and sizes.
 	var inv inventory.Inventory
@@ -211,7 +210,6 @@ func TestOperatorCommands(t *testing.T) {
 	if !strings.Contains(term.buf.String(), "\x1b[32mReady\x1b[0m") {
 		t.Errorf("no colour on a terminal:\n%q", term.buf.String())
 	}
-	_ = ctx
 }
 
 // TestBatchCluster: an awsbatch spec committed to the repo creates its
