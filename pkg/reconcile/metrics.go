@@ -17,6 +17,7 @@ type Metrics struct {
 	fetches       *prometheus.CounterVec
 	clusterState  *prometheus.GaugeVec
 	sched         *schedMetrics
+	drift         *driftMetrics
 
 	revision string
 	files    map[string]bool
@@ -63,13 +64,14 @@ func NewMetrics() *Metrics {
 			Help: "Fetches of the cluster repo, by result (ok, error).",
 		}, []string{"result"}),
 		sched: newSchedMetrics(),
+		drift: newDriftMetrics(),
 		files: make(map[string]bool),
 	}
 }
 
 // Register adds the collectors to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range append([]prometheus.Collector{m.cycles, m.cycleDuration, m.actions, m.clusters, m.clusterState, m.specErrors, m.lastSync, m.syncInfo, m.fetches}, m.sched.collectors()...) {
+	for _, c := range append([]prometheus.Collector{m.cycles, m.cycleDuration, m.actions, m.clusters, m.clusterState, m.specErrors, m.lastSync, m.syncInfo, m.fetches}, append(m.sched.collectors(), m.drift.collectors()...)...) {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -118,6 +120,7 @@ func (m *Metrics) conditions(list []ClusterStatus, gone []string) {
 	for _, name := range gone {
 		m.clusterState.DeletePartialMatch(prometheus.Labels{"cluster": name})
 		m.sched.forget(name)
+		m.drift.forget(name)
 	}
 	counts := map[Condition]int{Ready: 0, Reconciling: 0, Stalled: 0, Blocked: 0}
 	for _, st := range list {

@@ -208,7 +208,7 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 	}
 	r.reportInvalid(invalid)
 
-	live, err := r.obs.Observe(ctx)
+	live, err := r.observe(ctx, stacks)
 	if err != nil {
 		return nil, fmt.Errorf("observe live stacks: %w", err)
 	}
@@ -241,6 +241,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Report, error) {
 	}
 	rep := &Report{Cycle: *c, Outcomes: make([]Outcome, len(c.Changes))}
 	r.recordRefusals(c.Changes)
+	r.recordDrift(ctx, c.Changes)
 	wait := r.dispatch(ctx, rep, mark)
 	if !r.opts.Background {
 		wait()

@@ -395,6 +395,9 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 		}
 	case o.Started && ch.Action == diff.ContinueRollback:
 		st.Condition, st.Reason, st.StackStatus = Stalled, "RolledBack", o.Result.StackStatus
+	case o.Started && ch.Action == diff.Heal:
+		// The stack itself did not change: its applied revision stays.
+		st.Condition, st.Reason, st.Failures, st.NextAttempt = Ready, "Healed", 0, nil
 	case o.Started:
 		st.Condition, st.Reason = Ready, "Applied"
 		st.Applied, st.StackStatus = revision, o.Result.StackStatus
@@ -411,6 +414,10 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 		st.Condition, st.Reason = Blocked, "PruneRefused"
 	case ch.Action == diff.Retain:
 		st.Condition, st.Reason = Blocked, "NotDeclared"
+	case ch.Action == diff.Hold:
+		// Held for a person: an approval, a change not allowed, drift
+		// only reported (diff.Hold* says which).
+		st.Condition, st.Reason = Blocked, ch.Hold
 	default:
 		st.Condition, st.Reason = Blocked, "StackFailed"
 	}
