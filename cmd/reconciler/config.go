@@ -112,6 +112,26 @@ const defaultWebhookPath = "/webhook"
 type AWSConfig struct {
 	Region   string `yaml:"region"`
 	Endpoint string `yaml:"endpoint"`
+	// DriftDetection is how often CloudFormation's drift detection runs
+	// on each stack; 0 turns it off. Unset, it is 6h against AWS and off
+	// with an endpoint (moto 5.x does not implement drift detection).
+	DriftDetection *time.Duration `yaml:"driftDetection"`
+}
+
+// defaultDriftDetection is how often CloudFormation drift detection runs
+// per stack against AWS: each detection reads every resource of the stack
+// and AWS throttles DetectStackDrift, so not every cycle.
+const defaultDriftDetection = 6 * time.Hour
+
+// driftInterval is the drift detection interval in force.
+func (a AWSConfig) driftInterval() time.Duration {
+	switch {
+	case a.DriftDetection != nil:
+		return *a.DriftDetection
+	case a.Endpoint != "":
+		return 0
+	}
+	return defaultDriftDetection
 }
 
 // LogConfig is the logger's level and format (text or json).
@@ -226,6 +246,9 @@ func (c *Config) validate() []string {
 	}
 	if c.AWS.Endpoint != "" && !strings.HasPrefix(c.AWS.Endpoint, "http://") && !strings.HasPrefix(c.AWS.Endpoint, "https://") {
 		bad("aws.endpoint must be an http:// or https:// URL, got %q", c.AWS.Endpoint)
+	}
+	if d := c.AWS.DriftDetection; d != nil && *d != 0 && *d < 10*time.Minute {
+		bad("aws.driftDetection must be 0 (off) or at least 10m, got %s", *d)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen must be host:port, got %q", c.Listen)
