@@ -194,9 +194,15 @@ func (s *service) build(ctx context.Context, cfg *Config, prev *generation) (*ge
 			s.opts.hook(c)
 		}
 	}
-	d, err := build(ctx, cfg, s.log, s.rec, reconcile.Options{}, hook, env)
+	// Applies run on in the background across cycles, so a slow stack
+	// holds up no other cluster; a new generation shares the old one's
+	// schedule, so no cluster gets a second operation across a reload.
+	d, err := build(ctx, cfg, s.log, s.rec, reconcile.Options{Background: true, CycleWait: reconcile.DefaultCycleWait}, hook, env)
 	if err != nil {
 		return nil, err
+	}
+	if prev != nil {
+		d.reconciler.Adopt(prev.d.reconciler)
 	}
 	s.gen++
 	return &generation{id: s.gen, cfg: cfg, d: d, done: make(chan error, 1)}, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -125,31 +124,6 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if planHasChanges(rep.Changes) {
 		return &exitError{code: 2}
-	}
-	return nil
-}
-
-// runApply runs one cycle and exits; non-zero when any cluster failed.
-func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	d, output, err := oneShot(ctx, "apply", args, stderr, reconcile.Options{})
-	if err != nil {
-		return err
-	}
-	rep, err := d.reconciler.Reconcile(ctx)
-	if err != nil {
-		return err
-	}
-	if *output == "json" {
-		if err := json.NewEncoder(stdout).Encode(d.reconciler.Statuses().List()); err != nil {
-			return err
-		}
-	} else {
-		for _, st := range d.reconciler.Statuses().List() {
-			fmt.Fprintf(stdout, "%-24s %-12s %s\n", st.Cluster, st.Condition, st.Message)
-		}
-	}
-	if n := rep.Failed(); n > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d clusters failed", n)}
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ type daemon struct {
 	cfg        *Config
 	log        *slog.Logger
 	reconciler *reconcile.Reconciler
+	// applier is the reconciler's applier, for a command to set its
+	// progress output and a person's overrides.
+	applier *apply.Applier
 	// dir is set in local-directory mode, to watch it.
 	dir *source.Dir
 	// trusted wraps a git source: it keeps the last trusted revision in
@@ -170,6 +173,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 	}
 	opts.Prune, opts.PruneLimit = cfg.Prune, cfg.PruneLimit
 	opts.Concurrency, opts.Interval = cfg.Concurrency, cfg.Repo.PollInterval
+	d.applier = app
 	d.reconciler = reconcile.New(src, obs, app, opts, log, rec.loop)
 	return d, nil
 }

@@ -49,9 +49,15 @@ type Options struct {
 	// DryRun plans but applies nothing.
 	DryRun bool
 	// Background lets applies run on after their cycle ends: the daemon's
-	// mode, so a slow cluster holds up no other and no cycle. Without it
-	// a cycle waits for its applies (reconciler apply, tests).
+	// mode, so a slow cluster holds up no other and no cycle. A cycle
+	// waits CycleWait for its applies (zero: not at all), then leaves the
+	// rest running. Without Background a cycle waits for all its applies
+	// (reconciler apply).
 	Background bool
+	CycleWait  time.Duration
+	// After returns a channel that fires after d, for CycleWait; nil
+	// means time.After.
+	After func(d time.Duration) <-chan time.Time
 	// RetryBase and RetryMax bound the backoff of a cluster whose applies
 	// keep failing (defaults DefaultRetryBase, DefaultRetryMax).
 	RetryBase, RetryMax time.Duration
@@ -134,8 +140,11 @@ type Outcome struct {
 	Result apply.Result
 	Err    error
 	// Started is set when the cycle started an apply of the change. With
-	// Options.Background its Result and Err stay empty: it ends later.
+	// Options.Background its Result and Err stay empty when it ended after
+	// the cycle let go of it.
 	Started bool
+	// ended is set when Result and Err hold the apply's end.
+	ended bool
 	// Deferred says why a change that needs work was not started (one of
 	// the Deferred* values).
 	Deferred string
@@ -230,7 +239,8 @@ func (r *Reconciler) Plan(ctx context.Context) (*Cycle, error) {
 // up to Options.Concurrency clusters at once. A failing cluster does not
 // stop the others; its error is in the report and its status. A cluster
 // with an apply still running, or backing off after failures, is left
-// alone. With Options.Background the cycle does not wait for its applies.
+// alone. With Options.Background the cycle waits at most CycleWait for its
+// applies.
 func (r *Reconciler) Reconcile(ctx context.Context) (*Report, error) {
 	start := r.now()
 	mark := r.sched.mark()
@@ -242,10 +252,16 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Report, error) {
 	rep := &Report{Cycle: *c, Outcomes: make([]Outcome, len(c.Changes))}
 	r.recordRefusals(c.Changes)
 	r.recordDrift(ctx, c.Changes)
-	wait := r.dispatch(ctx, rep, mark)
-	if !r.opts.Background {
-		wait()
+	b := r.dispatch(ctx, rep, mark)
+	limit := time.Duration(-1) // all of them
+	if r.opts.Background {
+		limit = r.opts.CycleWait
 	}
+	after := r.opts.After
+	if after == nil {
+		after = time.After
+	}
+	b.wait(ctx, limit, after)
 	r.record(rep)
 	end := r.now()
 	r.metrics.cycle(true, end.Sub(start).Seconds())
@@ -290,9 +306,9 @@ func (r *Reconciler) record(rep *Report) {
 		switch {
 		case o.Deferred == DeferredStale:
 			continue
-		case o.Started && r.opts.Background && !r.running(ch.Cluster):
-			continue // ended already; its end set the status
-		case o.Started && !r.opts.Background && ch.Action == diff.Delete && o.Err == nil:
+		case o.Started && !o.ended && !r.running(ch.Cluster):
+			continue // ended after the cycle let go; its end set the status
+		case o.ended && ch.Action == diff.Delete && o.Err == nil:
 			delete(keep, ch.Cluster) // gone
 			continue
 		}

@@ -18,6 +18,12 @@ const (
 	DefaultRetryMax  = 30 * time.Minute
 )
 
+// DefaultCycleWait is how long a daemon's cycle waits for its applies
+// before leaving them to run on: long enough for an update that changes
+// only a group's limits, short enough that a head node being created
+// does not hold up the next cycle.
+const DefaultCycleWait = 30 * time.Second
+
 // scheduler keeps, per cluster, what runs and when it may run again. It
 // outlives cycles: with Options.Background an apply started in one cycle
 // may end in a later one, and the cycles in between leave its cluster
@@ -116,8 +122,8 @@ func (r *Reconciler) Adopt(prev *Reconciler) { r.sched = prev.sched }
 // apply ends within one AWS call.
 func (r *Reconciler) WaitApplies() { r.sched.wg.Wait() }
 
-// Finished fires when an apply running in the background has ended, so
-// the loop can plan again without waiting for the poll interval.
+// Finished fires when an apply its cycle let go of has ended, so the loop
+// can plan again without waiting for the poll interval.
 func (r *Reconciler) Finished() <-chan struct{} { return r.sched.done }
 
 // ClusterBackoff is the wait before the next attempt after n failed
@@ -147,13 +153,44 @@ func explainKey(ch diff.Change) string {
 	return ch.Live.StackID + "\x00" + ch.Live.Status
 }
 
+// batch is one cycle's applies. Until the cycle lets go of it, an apply
+// that ends writes its outcome into the report; after, it reports through
+// the status table and wakes the loop.
+type batch struct {
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	detached bool
+}
+
+// wait waits for the batch's applies, at most limit when limit ≥ 0 (zero
+// does not wait), then lets go of those still running.
+func (b *batch) wait(ctx context.Context, limit time.Duration, after func(time.Duration) <-chan time.Time) {
+	if limit != 0 {
+		done := make(chan struct{})
+		go func() {
+			b.wg.Wait()
+			close(done)
+		}()
+		var timer <-chan time.Time
+		if limit > 0 {
+			timer = after(limit)
+		}
+		select {
+		case <-done:
+		case <-timer:
+		case <-ctx.Done():
+		}
+	}
+	b.mu.Lock()
+	b.detached = true
+	b.mu.Unlock()
+}
+
 // dispatch starts the applies of a cycle: every change that needs work and
 // whose cluster has nothing running, has no newer news than the plan, and
-// is not backing off. It returns a function that waits for the applies it
-// started; outcomes are filled in by then, except with Background, where
-// they end in later cycles and report through the status table.
-func (r *Reconciler) dispatch(ctx context.Context, rep *Report, mark uint64) (wait func()) {
-	var cycle sync.WaitGroup
+// is not backing off. The cycle then waits for them with the batch.
+func (r *Reconciler) dispatch(ctx context.Context, rep *Report, mark uint64) *batch {
+	b := &batch{}
 	now := r.now()
 	s := r.sched
 	for i := range rep.Changes {
@@ -195,17 +232,22 @@ func (r *Reconciler) dispatch(ctx context.Context, rep *Report, mark uint64) (wa
 
 		o.Started = true
 		s.wg.Add(1)
-		cycle.Add(1)
-		background := r.opts.Background
+		b.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer cycle.Done()
+			defer b.wg.Done()
 			res, err := r.applyOne(ctx, ch, rep.Revision)
-			if !background {
-				o.Result, o.Err = res, err
+			b.mu.Lock()
+			detached := b.detached
+			if !detached {
+				o.Result, o.Err, o.ended = res, err, true
 			}
-			r.finish(ctx, ch, rep.Revision, res, err, background)
-			if background {
+			// finish runs under the batch's lock while attached, so the
+			// cycle lets go either before the outcome is written or after
+			// the schedule knows the apply ended.
+			r.finish(ctx, ch, rep.Revision, res, err, detached)
+			b.mu.Unlock()
+			if detached {
 				select {
 				case s.done <- struct{}{}:
 				default:
@@ -213,7 +255,7 @@ func (r *Reconciler) dispatch(ctx context.Context, rep *Report, mark uint64) (wa
 			}
 		}()
 	}
-	return cycle.Wait
+	return b
 }
 
 // applyOne takes a concurrency slot and applies one change.
@@ -234,7 +276,8 @@ func (r *Reconciler) applyOne(ctx context.Context, ch diff.Change, revision stri
 }
 
 // finish records the end of an apply: the cluster's schedule, metrics,
-// one log line, and, for a background apply, the cluster's status.
+// one log line, and, for an apply its cycle let go of (background), the
+// cluster's status.
 func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string, res apply.Result, err error, background bool) {
 	now := r.now()
 	v := judge(ch, err, ctx.Err() != nil)
@@ -288,7 +331,7 @@ func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string
 		r.status.remove(ch.Cluster)
 		r.metrics.sched.forget(ch.Cluster)
 	} else {
-		o := Outcome{Change: ch, Result: res, Err: err, Started: true}
+		o := Outcome{Change: ch, Result: res, Err: err, Started: true, ended: true}
 		st := r.clusterStatus(revision, o, now)
 		r.status.set(st)
 	}
@@ -368,7 +411,7 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 		}
 	}
 	switch {
-	case o.Deferred == DeferredInFlight || (o.Started && t.running):
+	case o.Deferred == DeferredInFlight || (o.Started && !o.ended):
 		inFlight()
 	case o.Deferred == DeferredBackingOff:
 		backingOff()
@@ -377,7 +420,7 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 		if o.Err != nil {
 			st.Message = o.Err.Error()
 		}
-	case o.Started && o.Err != nil:
+	case o.ended && o.Err != nil:
 		v := judge(ch, o.Err, false)
 		st.Condition, st.Reason, st.Message = v.condition, v.reason, v.message
 		if o.Result.StackStatus != "" {
@@ -386,19 +429,19 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 		if v.failed && st.NextAttempt != nil {
 			st.Message += fmt.Sprintf(" (attempt %d failed; next attempt %s)", t.failures, st.NextAttempt.UTC().Format(time.RFC3339))
 		}
-	case o.Started && ch.Action == diff.Wait:
+	case o.ended && ch.Action == diff.Wait:
 		st.StackStatus = o.Result.StackStatus
 		if ch.Desired != nil && ch.Live != nil && ch.Live.Hash == ch.Desired.Hash {
 			st.Condition, st.Reason, st.Message = Ready, "Settled", "stack settled in "+o.Result.StackStatus
 		} else {
 			st.Condition, st.Reason, st.Message = Reconciling, "Settled", "stack settled in "+o.Result.StackStatus+"; the next cycle plans again"
 		}
-	case o.Started && ch.Action == diff.ContinueRollback:
+	case o.ended && ch.Action == diff.ContinueRollback:
 		st.Condition, st.Reason, st.StackStatus = Stalled, "RolledBack", o.Result.StackStatus
-	case o.Started && ch.Action == diff.Heal:
+	case o.ended && ch.Action == diff.Heal:
 		// The stack itself did not change: its applied revision stays.
 		st.Condition, st.Reason, st.Failures, st.NextAttempt = Ready, "Healed", 0, nil
-	case o.Started:
+	case o.ended:
 		st.Condition, st.Reason = Ready, "Applied"
 		st.Applied, st.StackStatus = revision, o.Result.StackStatus
 		st.Failures, st.NextAttempt = 0, nil
