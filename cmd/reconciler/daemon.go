@@ -184,7 +184,8 @@ func newService(ctx context.Context, o serviceOptions) (*service, error) {
 
 // build wires a generation for cfg. prev is the generation it replaces.
 func (s *service) build(ctx context.Context, cfg *Config, prev *generation) (*generation, error) {
-	env := buildEnv{trigger: s.trigger, getenv: s.opts.getenv, now: s.now, touch: s.touch}
+	g := &generation{cfg: cfg, done: make(chan error, 1)}
+	env := buildEnv{trigger: s.trigger, getenv: s.opts.getenv, now: s.now, touch: s.touch, fetching: g.cycleStarted}
 	if prev != nil {
 		env.prev = prev.d
 	}
@@ -205,7 +206,8 @@ func (s *service) build(ctx context.Context, cfg *Config, prev *generation) (*ge
 		d.reconciler.Adopt(prev.d.reconciler)
 	}
 	s.gen++
-	return &generation{id: s.gen, cfg: cfg, d: d, done: make(chan error, 1)}, nil
+	g.id, g.d = s.gen, d
+	return g, nil
 }
 
 // touch records a sign of progress.
@@ -362,7 +364,6 @@ func (s *service) afterCycle(g *generation, rep *reconcile.Report, err error) {
 		}
 	}
 	s.shown.Store(g)
-	s.metrics.cycle(rep)
 	_ = s.opts.notify.Status(s.statusLine(g, rep, err))
 }
 

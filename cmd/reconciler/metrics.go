@@ -11,17 +11,15 @@ import (
 
 // serviceMetrics are the daemon's own metrics: what the service adds
 // around the loop (build, configuration reloads, trust of the repo head,
-// apply durations, per-cluster revisions). The libraries' recorders are in
-// recorders.
+// per-cluster revisions). The libraries' recorders are in recorders.
 type serviceMetrics struct {
-	buildInfo     *prometheus.GaugeVec
-	reloads       *prometheus.CounterVec
-	reloadOK      prometheus.Gauge
-	reloadTime    prometheus.Gauge
-	pollInterval  prometheus.Gauge
-	untrusted     prometheus.GaugeFunc
-	applyDuration *prometheus.HistogramVec
-	revisions     *revisionCollector
+	buildInfo    *prometheus.GaugeVec
+	reloads      *prometheus.CounterVec
+	reloadOK     prometheus.Gauge
+	reloadTime   prometheus.Gauge
+	pollInterval prometheus.Gauge
+	untrusted    prometheus.GaugeFunc
+	revisions    *revisionCollector
 }
 
 // newServiceMetrics makes the recorder. refused reports whether the repo
@@ -57,11 +55,6 @@ func newServiceMetrics(refused func() bool, statuses func() []reconcile.ClusterS
 			}
 			return 0
 		}),
-		applyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "driftless_apply_duration_seconds",
-			Help:    "Time one cluster's stack operation took, from the first call to a settled stack, by action (create, update, delete, recreate, continue-rollback: the plan actions that change a stack) and result (ok, error).",
-			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600},
-		}, []string{"action", "result"}),
 		revisions: &revisionCollector{
 			desc: prometheus.NewDesc("driftless_cluster_revision_info",
 				"1 per cluster, labelled with the repo revision recorded on its live stack (applied) and the one that declares it now (declared).",
@@ -79,7 +72,7 @@ func newServiceMetrics(refused func() bool, statuses func() []reconcile.ClusterS
 
 // Register registers every metric on reg.
 func (m *serviceMetrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.buildInfo, m.reloads, m.reloadOK, m.reloadTime, m.pollInterval, m.untrusted, m.applyDuration, m.revisions} {
+	for _, c := range []prometheus.Collector{m.buildInfo, m.reloads, m.reloadOK, m.reloadTime, m.pollInterval, m.untrusted, m.revisions} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -101,25 +94,6 @@ func (m *serviceMetrics) loaded(cfg *Config, now time.Time, reload bool) {
 func (m *serviceMetrics) rejected() {
 	m.reloads.WithLabelValues("rejected").Inc()
 	m.reloadOK.Set(0)
-}
-
-// cycle records the applies of a finished cycle.
-func (m *serviceMetrics) cycle(rep *reconcile.Report) {
-	if rep == nil {
-		return
-	}
-	for _, o := range rep.Outcomes {
-		// An apply that never reached CloudFormation (cancelled while
-		// queued) took no time worth a sample.
-		if !o.Change.Mutating() || o.Result.Duration <= 0 {
-			continue
-		}
-		result := "ok"
-		if o.Err != nil {
-			result = "error"
-		}
-		m.applyDuration.WithLabelValues(string(o.Change.Action), result).Observe(o.Result.Duration.Seconds())
-	}
 }
 
 // revisionCollector reads the status table at scrape time, so a cluster's

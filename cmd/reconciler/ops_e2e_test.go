@@ -76,6 +76,7 @@ type opsRun struct {
 // iamRuns are the runs TestIAMPolicy replays.
 var iamRuns = []opsRun{
 	{"reconcile loop", func(t *testing.T) []awsclient.Call { return operationsRun(t, nil).calls.all() }},
+	{"drift and approvals", func(t *testing.T) []awsclient.Call { return driftRun(t).calls.all() }},
 }
 
 func (c *calls) all() []awsclient.Call {
@@ -109,6 +110,8 @@ func operationsRun(t *testing.T, started func(addr string)) *opsBed {
 	b.writeConfig(path, "prune: true\nwebhook:\n  path: /hooks/git\n  generic:\n    secretEnv: DRIFTLESS_TEST_WEBHOOK_SECRET\n")
 	r := b.serve(path)
 	r.cycle(t, rev1)
+	r.settled(t, "alpha", rev1)
+	r.settled(t, "beta", rev1)
 
 	bad := strings.Replace(clusterSpec(b.net, "gamma", "slurm", 2), "maxNodes", "maxNode", 1)
 	rev2 := b.repo.Commit(t, "alpha grows, beta retires, gamma is broken", map[string]string{
@@ -122,6 +125,8 @@ func operationsRun(t *testing.T, started func(addr string)) *opsBed {
 		t.Fatalf("delivery answered %d", code)
 	}
 	r.cycle(t, rev2)
+	r.settled(t, "alpha", rev2)
+	r.settled(t, "beta", "")
 
 	// Throttled long enough to fail two cycles (four attempts each), then
 	// the backoff's retry goes through.

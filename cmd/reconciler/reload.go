@@ -26,6 +26,14 @@ type generation struct {
 	done   chan error
 }
 
+// cycleStarted tells g's gate that a cycle began, whatever woke the loop
+// (its timer, a trigger, or an apply that finished in the background).
+func (g *generation) cycleStarted() {
+	if g.gate != nil {
+		g.gate.begin()
+	}
+}
+
 // start runs g's loop (and, in local-directory mode, its watcher) under a
 // context of its own.
 func (s *service) start(ctx context.Context, g *generation) {
@@ -246,7 +254,7 @@ func (g *gate) isStopping() bool {
 }
 
 // begin ends the current wait and marks a cycle running; false when the
-// wait already ended or the loop is to stop.
+// wait already ended (a cycle runs) or the loop is to stop.
 func (g *gate) begin() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -104,20 +104,29 @@ type buildEnv struct {
 	// prev is the daemon this one replaces on a reload, if any: its last
 	// trusted snapshot stays in force if the repo is the same.
 	prev *daemon
+	// fetching, when set, is called as every fetch of the repo begins:
+	// a cycle has started, whatever woke the loop.
+	fetching func()
 	// touch, when set, is called after every fetch of the repo: a sign of
 	// progress for the watchdog.
 	touch func()
 }
 
-// progressSource calls touch after every fetch.
+// progressSource tells the service when a cycle starts (every cycle
+// begins with a fetch) and that it moves on.
 type progressSource struct {
 	reconcile.Source
-	touch func()
+	fetching, touch func()
 }
 
 func (p progressSource) Fetch(ctx context.Context) (source.Snapshot, error) {
+	if p.fetching != nil {
+		p.fetching()
+	}
 	snap, err := p.Source.Fetch(ctx)
-	p.touch()
+	if p.touch != nil {
+		p.touch()
+	}
 	return snap, err
 }
 
@@ -143,8 +152,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 		}
 		src = d.trusted
 	}
-	if env.touch != nil {
-		src = progressSource{Source: src, touch: env.touch}
+	if env.fetching != nil || env.touch != nil {
+		src = progressSource{Source: src, fetching: env.fetching, touch: env.touch}
 	}
 	if env.trigger != nil && cfg.Webhook.Enabled() {
 		wc, err := cfg.webhookConfig(env.getenv)
