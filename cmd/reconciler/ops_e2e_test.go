@@ -76,7 +76,6 @@ type opsRun struct {
 // iamRuns are the runs TestIAMPolicy replays.
 var iamRuns = []opsRun{
 	{"reconcile loop", func(t *testing.T) []awsclient.Call { return operationsRun(t, nil).calls.all() }},
-	{"drift and approvals", func(t *testing.T) []awsclient.Call { return driftRun(t).calls.all() }},
 }
 
 func (c *calls) all() []awsclient.Call {
