@@ -21,6 +21,8 @@ var iamPrefix = map[string]string{
 	"STS":             "sts",
 	"CloudWatch Logs": "logs",
 	"ECS":             "ecs",
+	"EFS":             "elasticfilesystem",
+	"IAM":             "iam",
 }
 
 // policyDoc is the part of an IAM policy the test reads.

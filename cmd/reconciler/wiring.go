@@ -15,6 +15,7 @@ import (
 	"github.com/driftless/driftless/pkg/awsclient"
 	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/observe"
+	"github.com/driftless/driftless/pkg/preflight"
 	"github.com/driftless/driftless/pkg/reconcile"
 	"github.com/driftless/driftless/pkg/source"
 )
@@ -62,13 +63,14 @@ func parseLevel(s string) slog.Level {
 // They are made and registered once per process, so counters keep
 // counting across reloads.
 type recorders struct {
-	aws     *awsclient.Metrics
-	loop    *reconcile.Metrics
-	webhook *source.WebhookMetrics
+	aws       *awsclient.Metrics
+	loop      *reconcile.Metrics
+	webhook   *source.WebhookMetrics
+	preflight *preflight.Metrics
 }
 
 func newRecorders(reg prometheus.Registerer) (*recorders, error) {
-	r := &recorders{aws: awsclient.NewMetrics(), loop: reconcile.NewMetrics(), webhook: source.NewWebhookMetrics()}
+	r := &recorders{aws: awsclient.NewMetrics(), loop: reconcile.NewMetrics(), webhook: source.NewWebhookMetrics(), preflight: preflight.NewMetrics()}
 	if err := r.aws.Register(reg); err != nil {
 		return nil, fmt.Errorf("register AWS metrics: %w", err)
 	}
@@ -77,6 +79,9 @@ func newRecorders(reg prometheus.Registerer) (*recorders, error) {
 	}
 	if err := r.webhook.Register(reg); err != nil {
 		return nil, fmt.Errorf("register webhook metrics: %w", err)
+	}
+	if err := r.preflight.Register(reg); err != nil {
+		return nil, fmt.Errorf("register pre-flight metrics: %w", err)
 	}
 	return r, nil
 }
@@ -169,6 +174,12 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 	clients, err := awsclient.New(ctx, awsclient.Config{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint}, awsRec)
 	if err != nil {
 		return nil, fmt.Errorf("AWS clients: %w", err)
+	}
+	if opts.Preflight == nil {
+		// Every create and update is checked against the account first.
+		if opts.Preflight, err = newChecker(ctx, cfg.AWS, awsRec, rec.preflight); err != nil {
+			return nil, err
+		}
 	}
 	obs := reconcile.ObserverFunc(func(ctx context.Context) ([]diff.Live, error) {
 		return observe.Observe(ctx, clients.CFN, clients.ASG)
