@@ -75,6 +75,9 @@ func Join(d Declared, live *Live) *Inventory {
 			c.Outputs = l.Outputs
 			c.LoginUser = l.Outputs[OutputLoginUser]
 		}
+		if c.Scheduler == "" && c.Outputs[OutputComputeEnvironment] != "" {
+			c.Scheduler = "awsbatch" // known from the stack alone
+		}
 		if c.LoginUser == "" && specs[ch.Cluster] != nil {
 			c.LoginUser = specs[ch.Cluster].LoginUser
 		}

@@ -133,11 +133,12 @@ const (
 
 func instance(in ec2types.Instance) Instance {
 	out := Instance{
-		ID:        aws.ToString(in.InstanceId),
-		Type:      string(in.InstanceType),
-		PublicIP:  aws.ToString(in.PublicIpAddress),
-		PrivateIP: aws.ToString(in.PrivateIpAddress),
-		Role:      RoleOther,
+		ID:         aws.ToString(in.InstanceId),
+		Type:       string(in.InstanceType),
+		PublicIP:   aws.ToString(in.PublicIpAddress),
+		PrivateIP:  aws.ToString(in.PrivateIpAddress),
+		PrivateDNS: aws.ToString(in.PrivateDnsName),
+		Role:       RoleOther,
 	}
 	if in.State != nil {
 		out.State = string(in.State.Name)

@@ -129,5 +129,11 @@ type Instance struct {
 	Type       string    `json:"type"`
 	PublicIP   string    `json:"publicIP,omitempty"`
 	PrivateIP  string    `json:"privateIP,omitempty"`
+	PrivateDNS string    `json:"privateDNS,omitempty"`
 	LaunchTime time.Time `json:"launchTime"`
+	// Node and SchedulerState are the scheduler's name and state (idle,
+	// allocated, drained...) for the instance, when the scheduler was
+	// asked (reconciler instances --scheduler).
+	Node           string `json:"node,omitempty"`
+	SchedulerState string `json:"schedulerState,omitempty"`
 }
