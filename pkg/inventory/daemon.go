@@ -39,7 +39,14 @@ func FetchDaemon(ctx context.Context, client *http.Client, base string) (*Daemon
 		return nil, err
 	}
 	d := &Daemon{}
-	if err := json.Unmarshal(body, &d.Statuses); err != nil {
+	// /status is an object whose clusters field is the list; daemons
+	// before it answered the bare list.
+	var doc struct {
+		Clusters []reconcile.ClusterStatus `json:"clusters"`
+	}
+	if err := json.Unmarshal(body, &doc); err == nil {
+		d.Statuses = doc.Clusters
+	} else if err := json.Unmarshal(body, &d.Statuses); err != nil {
 		return nil, fmt.Errorf("daemon %s/status: %w", base, err)
 	}
 	if metrics, err := get(ctx, client, base+"/metrics"); err == nil {
