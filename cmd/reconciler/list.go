@@ -219,16 +219,16 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func writeList(w io.Writer, inv *inventory.Inventory, color bool) error {
-	t := &table{header: []string{"CLUSTER", "SCHEDULER", "STACK STATUS", "SYNC", "CONDITION", "HEAD NODE", "USER", "FLEET min/desired/max/in", "IDLE"}}
+	t := &table{header: []string{"CLUSTER", "SCHEDULER", "STACK STATUS", "SYNC", "CONDITION", "REASON", "HEAD NODE", "USER", "FLEET min/desired/max/in", "IDLE"}}
 	for _, c := range inv.Clusters {
-		t.add(plain(c.Name), plain(c.Scheduler), status(c.StackStatus), status(string(c.Sync)), status(c.Condition),
+		t.add(plain(c.Name), plain(c.Scheduler), status(c.StackStatus), status(string(c.Sync)), status(c.Condition), plain(c.Reason),
 			plain(headAddress(c.HeadNode)), plain(c.LoginUser), plain(fleetSummary(c)), plain(idle(c.Idle)))
 	}
 	if err := t.write(w, color); err != nil {
 		return err
 	}
 	for _, f := range sortedKeys(inv.Invalid) {
-		fmt.Fprintf(w, "%s: %s\n", paint(color, colorBad, "invalid"), f)
+		fmt.Fprintf(w, "%s: %s (reconciler validate shows why)\n", paint(color, colorBad, "invalid"), f)
 	}
 	return nil
 }
