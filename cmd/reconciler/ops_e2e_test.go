@@ -76,6 +76,7 @@ type opsRun struct {
 // iamRuns are the runs TestIAMPolicy replays.
 var iamRuns = []opsRun{
 	{"reconcile loop", func(t *testing.T) []awsclient.Call { return operationsRun(t, nil).calls.all() }},
+	{"drift and approvals", driftRun},
 	{"pre-flight checks", preflightCalls},
 }
 

@@ -31,9 +31,29 @@ type policyDoc struct {
 	Statement []struct {
 		Sid      string
 		Effect   string
-		Action   []string
-		Resource any
+		Action    []string
+		Resource  any
+		Condition map[string]map[string]any
 	}
+}
+
+// notExercised are actions the policy grants that no run against the
+// emulator can make, with the reason.
+var notExercised = map[string]string{
+	"cloudformation:DetectStackDrift":            "moto 5.x does not implement CloudFormation drift detection",
+	"cloudformation:DescribeStackResourceDrifts": "moto 5.x does not implement CloudFormation drift detection",
+}
+
+// ownByCondition reports whether a statement's condition limits it to
+// resources of the daemon's stacks (a tag whose value is driftless-*),
+// for resources whose ARN cannot say so (instance ids).
+func ownByCondition(cond map[string]map[string]any) bool {
+	for _, kv := range cond["StringLike"] {
+		if v, ok := kv.(string); ok && strings.HasPrefix(v, "driftless-") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestIAMPolicy replays the end-to-end runs, records every AWS action the
@@ -65,7 +85,7 @@ func TestIAMPolicy(t *testing.T) {
 			// the stacks and groups the daemon names driftless-*.
 			_, op, _ := strings.Cut(a, ":")
 			read := strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Get")
-			if r, ok := st.Resource.(string); !read && (!ok || r == "*" || !strings.Contains(r, "driftless-")) {
+			if r, ok := st.Resource.(string); !read && (!ok || r == "*" || !strings.Contains(r, "driftless-") && !ownByCondition(st.Condition)) {
 				t.Errorf("statement %s grants %s on %v; want the daemon's own resources only", st.Sid, a, st.Resource)
 			}
 		}
@@ -97,7 +117,7 @@ func TestIAMPolicy(t *testing.T) {
 		}
 	}
 	for a := range granted {
-		if used[a] == nil {
+		if used[a] == nil && notExercised[a] == "" {
 			t.Errorf("policy grants %s, which no run used", a)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/driftless/driftless/pkg/apply"
 	"github.com/driftless/driftless/pkg/awsclient"
-	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/observe"
 	"github.com/driftless/driftless/pkg/preflight"
 	"github.com/driftless/driftless/pkg/reconcile"
@@ -181,9 +180,14 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 			return nil, err
 		}
 	}
-	obs := reconcile.ObserverFunc(func(ctx context.Context) ([]diff.Live, error) {
-		return observe.Observe(ctx, clients.CFN, clients.ASG)
-	})
+	observer := &observe.Observer{
+		Stacks: clients.CFN, Groups: clients.ASG, Instances: clients.EC2,
+		Log: log.With("component", "observe"),
+	}
+	if every := cfg.AWS.driftInterval(); every > 0 {
+		observer.Detector, observer.DriftInterval = clients.CFN, every
+	}
+	obs := reconcile.DesiredObserverFunc(observer.Observe)
 	app := &apply.Applier{
 		Stacks:       clients.CFN,
 		Groups:       clients.ASG,
@@ -194,7 +198,15 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 	opts.Prune, opts.PruneLimit = cfg.Prune, cfg.PruneLimit
 	opts.Concurrency, opts.Interval = cfg.Concurrency, cfg.Repo.PollInterval
 	d.applier = app
-	d.reconciler = reconcile.New(src, obs, app, opts, log, rec.loop)
+	// The healer stops the fleet around approved changes that need it and
+	// heals drift; the applier makes the stack calls.
+	healer := &apply.Healer{
+		Stacks: app, Groups: clients.ASG, HeadNodes: clients.EC2,
+		Log:          log.With("component", "apply"),
+		PollInterval: pollInterval(cfg),
+		Timeout:      cfg.StackTimeout,
+	}
+	d.reconciler = reconcile.New(src, obs, healer, opts, log, rec.loop)
 	return d, nil
 }
 

@@ -260,23 +260,25 @@ func headNodeDrift(current, desired *cfnTemplate, l *Live) []Drift {
 		}
 		return []Drift{{Kind: DriftHeadNode, Target: TargetResource, Name: name,
 			Detail: fmt.Sprintf("head node %s %s: its root volume is gone and the daemon cannot bring it back; delete the stack (shared volumes are snapshotted, a file system is retained) to let the daemon create the cluster again", name, what)}}
-	case "stopped", "stopping":
-		return []Drift{{Kind: DriftHeadNode, Target: TargetInstance, Name: h.ID,
-			Detail: fmt.Sprintf("head node %s is %s", h.ID, h.State)}}
+	}
+	var out []Drift
+	if h.State == "stopped" || h.State == "stopping" {
+		out = append(out, Drift{Kind: DriftHeadNode, Target: TargetInstance, Name: h.ID,
+			Detail: fmt.Sprintf("head node %s is %s", h.ID, h.State)})
 	}
 	want := instanceTags(current)
 	if want == nil || h.Tags == nil {
-		return nil
+		return out
 	}
 	if miss := missingTags(want, h.Tags); len(miss) > 0 {
 		tags := instanceTags(desired)
 		if tags == nil {
 			tags = want
 		}
-		return []Drift{{Kind: DriftTags, Target: TargetInstance, Name: h.ID, Tags: tags,
-			Detail: fmt.Sprintf("head node %s tags removed or changed: %s", h.ID, strings.Join(miss, ", "))}}
+		out = append(out, Drift{Kind: DriftTags, Target: TargetInstance, Name: h.ID, Tags: tags,
+			Detail: fmt.Sprintf("head node %s tags removed or changed: %s", h.ID, strings.Join(miss, ", "))})
 	}
-	return nil
+	return out
 }
 
 // ignoredResourceDrift are property paths CloudFormation's drift detection
