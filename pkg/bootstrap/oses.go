@@ -26,9 +26,6 @@ type osInfo struct {
 	Packages map[string][]string
 	// Services by purpose: systemd unit names.
 	Services map[string]string
-	// Defaults is the directory of the services' environment files
-	// (/etc/default or /etc/sysconfig), where SLURMD_OPTIONS is read.
-	Defaults string
 	// PkgProxy is the file that holds the package manager's proxy setting.
 	PkgProxy string
 	// Legacy marks an OS past its end of life, kept so that older specs
@@ -96,7 +93,7 @@ func debianLike(name string, slurm, sge, legacy bool) osInfo {
 		Install:  "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends",
 		Repos:    []string{"apt-get update -q"},
 		Packages: p, Services: debianServices,
-		Defaults: "/etc/default", PkgProxy: "/etc/apt/apt.conf.d/90driftless-proxy",
+		PkgProxy: "/etc/apt/apt.conf.d/90driftless-proxy",
 		Legacy: legacy,
 	}
 }
@@ -121,7 +118,7 @@ func rhelLike(name, install string, repos []string, slurm, torque, legacy bool) 
 	return osInfo{
 		Name: name, Family: "rhel", Install: install, Repos: repos,
 		Packages: p, Services: rhelServices,
-		Defaults: "/etc/sysconfig", PkgProxy: "/etc/dnf/dnf.conf",
+		PkgProxy: "/etc/dnf/dnf.conf",
 		Legacy: legacy,
 	}
 }

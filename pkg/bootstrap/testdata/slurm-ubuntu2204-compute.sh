@@ -256,7 +256,6 @@ pkg_proxy() {
 	printf 'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "%s";\n' "$PROXY" "$PROXY" |
 		write_file "$ROOT/etc/apt/apt.conf.d/90driftless-proxy"
 }
-DEFAULTS=$ROOT/etc/default
 
 mount_efs() {
 	local dir=$1 src=$2.efs.$REGION.amazonaws.com:/
@@ -326,15 +325,16 @@ scheduler_compute() {
 	KEY_CHANGED=$CHANGED
 	start_munge
 
-	local opts="-Z --conf-server $HEAD_ADDRESS:6817 --conf Feature=$QUEUE"
-	printf 'SLURMD_OPTIONS="%s"\n' "$opts" | write_file "$DEFAULTS/slurmd"
-	# shellcheck disable=SC2086 # opts is a list of words
-	PIDFILE=$ROOT/run/slurmd-$NODE.pid RESTART=$CHANGED service slurmd slurmd $opts
-	local conf=$ROOT/var/spool/slurmd-$NODE/conf-cache/slurm.conf
-	sandboxed || conf=/run/slurm/conf/slurm.conf
-	wait_for 120 test -s "$conf" || die "slurmd got no configuration from $HEAD_ADDRESS"
-	export SLURM_CONF=$conf
-	wait_for 120 scontrol show node "$NODE" >/dev/null 2>&1 || die "node $NODE did not register with slurmctld"
+	local opts=(-Z --conf-server "$HEAD_ADDRESS:6817" --conf "Feature=$QUEUE")
+	if sandboxed; then
+		PIDFILE=${!DRIFTLESS_SANDBOX_SERVER:?}/run/slurmd-$NODE.pid service slurmd slurmd "${!opts[@]}"
+	else
+		printf '[Unit]\nConditionPathExists=\n[Service]\nExecStart=\nExecStart=/usr/sbin/slurmd -D -s -Z --conf-server %s:6817 --conf=Feature=%s\n' \
+			"$HEAD_ADDRESS" "$QUEUE" | write_file /etc/systemd/system/slurmd.service.d/driftless.conf
+		systemctl daemon-reload
+		RESTART=$CHANGED service slurmd
+	fi
+	wait_for 120 scontrol show node "$NODE" >/dev/null 2>&1 || die "node $NODE did not register with slurmctld at $HEAD_ADDRESS"
 	scontrol update NodeName="$NODE" Comment="$INSTANCE_ID"
 	log "joined Slurm as $NODE in partition $QUEUE"
 }
