@@ -94,7 +94,7 @@ func debianLike(name string, slurm, sge, legacy bool) osInfo {
 		Repos:    []string{"apt-get update -q"},
 		Packages: p, Services: debianServices,
 		PkgProxy: "/etc/apt/apt.conf.d/90driftless-proxy",
-		Legacy: legacy,
+		Legacy:   legacy,
 	}
 }
 
@@ -119,7 +119,7 @@ func rhelLike(name, install string, repos []string, slurm, torque, legacy bool) 
 		Name: name, Family: "rhel", Install: install, Repos: repos,
 		Packages: p, Services: rhelServices,
 		PkgProxy: "/etc/dnf/dnf.conf",
-		Legacy: legacy,
+		Legacy:   legacy,
 	}
 }
 
