@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,8 +123,15 @@ func (s *session) declared(ctx context.Context) (inventory.Declared, error) {
 	case s.cfg != nil && s.cfg.Repo.Dir != "":
 		src = source.NewDir(s.cfg.Repo.Dir, log)
 	case s.cfg != nil && s.cfg.Repo.URL != "":
+		// A clone of its own: the daemon's cache belongs to the daemon.
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return inventory.Declared{}, fmt.Errorf("a cache directory for the repo: %w", err)
+		}
+		sum := sha256.Sum256([]byte(s.cfg.Repo.URL + "\x00" + s.cfg.Repo.Branch))
 		g, err := source.NewGit(source.GitConfig{
-			URL: s.cfg.Repo.URL, Branch: s.cfg.Repo.Branch, Path: s.cfg.Repo.Path, CacheDir: s.cfg.Repo.CacheDir,
+			URL: s.cfg.Repo.URL, Branch: s.cfg.Repo.Branch, Path: s.cfg.Repo.Path,
+			CacheDir: filepath.Join(cache, "driftless", "repo-"+hex.EncodeToString(sum[:6])),
 		}, log)
 		if err != nil {
 			return inventory.Declared{}, err

@@ -73,6 +73,7 @@ type operatorBed struct {
 func newOperatorBed(t *testing.T) *operatorBed {
 	t.Helper()
 	b := newBed(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the commands' clone of the repo
 	simpleBatch(t, b.server.Endpoint)
 	rev := b.repo.Commit(t, "alpha and jobs", map[string]string{
 		"clusters/alpha.yaml": clusterSpec(b.net, "alpha", "slurm", 4),
@@ -81,8 +82,8 @@ func newOperatorBed(t *testing.T) *operatorBed {
 	d := b.start()
 	b.cycle(d)
 	config := filepath.Join(t.TempDir(), "config.yaml")
-	doc := fmt.Sprintf("repo:\n  url: %s\n  branch: main\n  path: clusters\n  cacheDir: %s\naws:\n  region: %s\n  endpoint: %s\n",
-		b.cfg.Repo.URL, filepath.Join(t.TempDir(), "cli-cache"), moto.Region, b.server.Endpoint)
+	doc := fmt.Sprintf("repo:\n  url: %s\n  branch: main\n  path: clusters\naws:\n  region: %s\n  endpoint: %s\n",
+		b.cfg.Repo.URL, moto.Region, b.server.Endpoint)
 	if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
