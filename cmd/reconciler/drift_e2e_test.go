@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -233,6 +235,26 @@ func driftRun(t *testing.T) []awsclient.Call {
 	}
 	if got := b.groupDesired(group); got != 1 {
 		t.Fatalf("group desired %d before the approval, want 1", got)
+	}
+	// reconciler plan against the emulator says the same, and how to
+	// approve it; exit 2: the repo and AWS differ.
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	b.writeConfig(config, "")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"plan", "--config", config}, &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 2 {
+		t.Fatalf("plan: exit %d, want 2\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"-/+ alpha: held: needs approval",
+		"-/+ headNode.instanceType: t3.medium → c5.xlarge  (changes the head node; data kept)",
+		"approve with: headNode.instanceType=c5.xlarge",
+		"Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.",
+		"Held: 1 need approval.",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout.String())
+		}
 	}
 
 	// 5. The approval committed: the fleet is stopped, the stack updated
