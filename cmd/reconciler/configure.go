@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -84,7 +85,7 @@ func configure(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	interactive := !*nonInteractive && isTerminal(stdin)
 	w := &wizard{
-		in: bufio.NewReader(stdin), out: stdout, interactive: interactive, a: &a,
+		in: newLineReader(stdin), out: stdout, interactive: interactive, a: &a,
 		aws: func(ctx context.Context, region string) (configureEC2, error) {
 			cfg, err := awsclient.Load(ctx, awsclient.Config{Region: region, Endpoint: *endpoint, Profile: *profile}, nil)
 			if err != nil {
@@ -103,17 +104,64 @@ func configure(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // wizard asks the questions that no flag answered, listing at each step
 // what the account has.
 type wizard struct {
-	in          *bufio.Reader
+	in          *lineReader
 	out         io.Writer
 	interactive bool
 	a           *answers
 	aws         func(ctx context.Context, region string) (configureEC2, error)
 	ec2         configureEC2
 	missing     []string
+	// ctx is the run's: a read from the terminal gives up when it ends
+	// (Ctrl-C), which a blocked read alone would not notice.
+	ctx context.Context
+}
+
+// lineReader reads lines in a goroutine, so a wait for the next answer
+// can end with the context.
+type lineReader struct {
+	lines chan lineRead
+	start func()
+}
+
+type lineRead struct {
+	line string
+	err  error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	lr := &lineReader{lines: make(chan lineRead)}
+	var once sync.Once
+	lr.start = func() {
+		once.Do(func() {
+			go func() {
+				br := bufio.NewReader(r)
+				for {
+					line, err := br.ReadString('\n')
+					lr.lines <- lineRead{line, err}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		})
+	}
+	return lr
+}
+
+// read returns the next line, or ctx's error when it ends first.
+func (lr *lineReader) read(ctx context.Context) (string, error) {
+	lr.start()
+	select {
+	case l := <-lr.lines:
+		return l.line, l.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 func (w *wizard) run(ctx context.Context) (*spec.Cluster, error) {
 	a := w.a
+	w.ctx = ctx
 	if w.interactive {
 		fmt.Fprintln(w.out, "Driftless cluster configuration. Press Enter to take the [default]; type a number to pick from a list.")
 	}
@@ -132,7 +180,7 @@ func (w *wizard) run(ctx context.Context) (*spec.Cluster, error) {
 	}
 	var keys []choice
 	keyDefault := "none"
-	if w.interactive {
+	if w.interactive && a.keyPair == "" {
 		if keys, err = w.keyPairs(ctx); err != nil {
 			return nil, err
 		}
@@ -265,11 +313,14 @@ func (w *wizard) ask(field, prompt, def string, choices []choice, v *string) err
 		} else {
 			fmt.Fprintf(w.out, "%s: ", prompt)
 		}
-		line, err := w.in.ReadString('\n')
-		if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
-			if errors.Is(err, io.EOF) {
-				return &exitError{code: 2, err: errors.New("configure: input ended before every question was answered")}
-			}
+		line, err := w.in.read(w.ctx)
+		switch {
+		case w.ctx.Err() != nil:
+			fmt.Fprintln(w.out)
+			return &exitError{code: 130, err: errors.New("configure interrupted; nothing was written")}
+		case errors.Is(err, io.EOF) && line == "":
+			return &exitError{code: 2, err: errors.New("configure: input ended before every question was answered")}
+		case err != nil && !errors.Is(err, io.EOF):
 			return err
 		}
 		answer := strings.TrimSpace(line)
@@ -393,7 +444,7 @@ func (a *answers) cluster(file string) (*spec.Cluster, spec.Errors) {
 }
 
 func (w *wizard) regions(ctx context.Context) ([]choice, error) {
-	if !w.interactive {
+	if !w.interactive || w.a.region != "" {
 		return nil, nil
 	}
 	// Regions are listed from any region's endpoint; the choice is the
@@ -427,7 +478,7 @@ func (w *wizard) keyPairs(ctx context.Context) ([]choice, error) {
 }
 
 func (w *wizard) vpcs(ctx context.Context) ([]choice, error) {
-	if !w.interactive {
+	if !w.interactive || w.a.vpc != "" {
 		return nil, nil
 	}
 	var cs []choice
@@ -452,7 +503,7 @@ func (w *wizard) vpcs(ctx context.Context) ([]choice, error) {
 }
 
 func (w *wizard) subnets(ctx context.Context, vpc string) ([]choice, error) {
-	if !w.interactive || vpc == "" {
+	if !w.interactive || vpc == "" || w.a.subnet != "" {
 		return nil, nil
 	}
 	var cs []choice

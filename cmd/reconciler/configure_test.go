@@ -126,6 +126,27 @@ func TestConfigureThroughATerminal(t *testing.T) {
 	}
 }
 
+// TestConfigureInterrupted: Ctrl-C at a prompt ends the wizard at once and
+// writes nothing.
+func TestConfigureInterrupted(t *testing.T) {
+	srv := moto.Start(t)
+	dir := t.TempDir()
+	term := startTerminal(t, "configure", "--repo", dir, "--endpoint", srv.Endpoint, "--region", moto.Region)
+	term.expect("Cluster name: ")
+	term.send("halfway")
+	term.expect("EC2 key pair")
+	if _, err := term.f.Write([]byte{3}); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	term.expect("nothing was written")
+	if code := term.wait(); code != 130 {
+		t.Errorf("exit %d, want 130", code)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "clusters")); len(entries) != 0 {
+		t.Errorf("files written: %v", entries)
+	}
+}
+
 func TestConfigureNonInteractive(t *testing.T) {
 	srv := moto.Start(t)
 	ctx := t.Context()

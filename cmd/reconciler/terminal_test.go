@@ -6,9 +6,11 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +30,10 @@ func TestHelperProcess(t *testing.T) {
 	if i < 0 {
 		os.Exit(2)
 	}
-	err := run(context.Background(), os.Args[i+1:], os.Stdout, os.Stderr)
+	// As main does: the first SIGINT or SIGTERM ends the context.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[i+1:], os.Stdout, os.Stderr)
+	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
 
