@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/creack/pty"
+
+	"github.com/driftless/driftless/pkg/diff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -215,5 +217,46 @@ func TestPlanFlags(t *testing.T) {
 		if code := exitCode(err, &stderr); code != 1 {
 			t.Errorf("%v: exit %d, want 1", args, code)
 		}
+	}
+}
+
+// TestPlanDriftGolden prints a plan with drift, as an online plan finds
+// it: the specs of testdata/plan/unchanged stand for both the repo and the
+// last apply, and the live state is edited the way a person in the console
+// would.
+func TestPlanDriftGolden(t *testing.T) {
+	dir := filepath.Join("testdata", "plan", "unchanged", "head")
+	side, err := loadSide(t.Context(), offlineOptions{}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(side.stacks) != 2 {
+		t.Fatalf("%d stacks, want inplace and same", len(side.stacks))
+	}
+	var lives []diff.Live
+	for _, st := range side.stacks {
+		l := liveFromRevision(st, "r1")
+		l.Template = nil // in sync: not read
+		l.StackID = "arn:aws:cloudformation:us-east-1:123456789012:stack/" + st.Name + "/1"
+		switch st.Cluster {
+		case "inplace":
+			l.Groups[0].Max = 9
+			l.HeadNode = &diff.Instance{ID: "i-0123456789abcdef0", State: "stopped"}
+		case "same":
+			l.Status, l.StatusReason = "DELETE_COMPLETE", "deleted at 2026-01-02T03:04:05Z"
+		}
+		lives = append(lives, l)
+	}
+	rep := planReport{Mode: "online", Revision: "0123456789abcdef0123456789abcdef01234567",
+		Changes: diff.Plan(diff.Input{Desired: side.stacks, Live: lives})}
+	var text, js bytes.Buffer
+	writePlanText(&text, rep, false)
+	if err := writePlanJSON(&js, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("plan", "drift.txt"), text.Bytes())
+	golden(t, filepath.Join("plan", "drift.json"), canonicalJSON(t, js.Bytes()))
+	if !planHasChanges(rep.Changes) {
+		t.Error("drift does not count as a change")
 	}
 }

@@ -273,7 +273,9 @@ func writePlanText(w io.Writer, rep planReport, colour bool) {
 func writePlanCluster(w io.Writer, p planPainter, ch diff.Change) {
 	sym := planSymbol(ch)
 	fmt.Fprintf(w, "\n%s %s: %s\n", p.paint(planSymbolColor(sym), sym), p.paint(planBold, ch.Cluster), planHeadline(ch))
-	if len(ch.Fields) == 0 {
+	// The reason repeats what the settings and the drift below say in
+	// detail; it stands alone only when there are none to list.
+	if len(ch.Fields) == 0 && ch.Action != diff.Heal {
 		fmt.Fprintf(w, "    %s\n", ch.Reason)
 	}
 	for _, f := range ch.Fields {
@@ -313,9 +315,9 @@ func writePlanCluster(w io.Writer, p planPainter, ch diff.Change) {
 	if len(ch.Drift) > 0 {
 		fmt.Fprintln(w, "    drift:")
 		for _, d := range ch.Drift {
-			what := "reported"
+			what := "report only"
 			if d.Heal {
-				what = "healed"
+				what = "to heal"
 			}
 			fmt.Fprintf(w, "      ! %s %s\n", d.Detail, p.paint(planFaint, "("+what+")"))
 		}
