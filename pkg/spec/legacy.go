@@ -38,7 +38,7 @@ var legacyParams = []legacyParam{
 	{"global", "cluster_template", "", "every [cluster] section becomes a spec of its own; there is no default cluster"},
 	{"global", "update_check", "", "the daemon is upgraded like any other service"},
 	{"global", "sanity_check", "", "the daemon checks the account before every create and update (reconciler validate --live)"},
-	{"aliases", "ssh", "", "Driftless has no ssh command; ssh LOGINUSER@HEAD_NODE_IP"},
+	{"aliases", "ssh", "", "reconciler ssh CLUSTER [ARGS] logs in to the head node as its login user"},
 
 	{"cluster", "key_name", "headNode.keyPair", ""},
 	{"cluster", "base_os", "baseOS", "default alinux2; alinux, centos6, ubuntu1404 and ubuntu1604 are no longer offered and become alinux2, centos7 or ubuntu1804"},
