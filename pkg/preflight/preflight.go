@@ -119,6 +119,10 @@ func (ch *Checker) Check(ctx context.Context, c *spec.Cluster) (spec.Errors, err
 	return r.fails, err
 }
 
+// Forget deletes the metric series of a cluster that is no longer
+// declared.
+func (ch *Checker) Forget(cluster string) { ch.Metrics.Forget(cluster) }
+
 // run is one cluster's checks in progress.
 type run struct {
 	c      *spec.Cluster

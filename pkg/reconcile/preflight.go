@@ -19,6 +19,12 @@ type Preflight interface {
 	Check(ctx context.Context, c *spec.Cluster) (failures spec.Errors, err error)
 }
 
+// forgetter is a Preflight with per-cluster series to delete when the
+// cluster's spec leaves the repo (preflight.Checker).
+type forgetter interface {
+	Forget(cluster string)
+}
+
 // Why the pre-flight checks hold a change (Change.Hold values, and the
 // status reasons of the held cluster).
 const (
@@ -47,6 +53,13 @@ func (r *Reconciler) preflight(ctx context.Context, changes []diff.Change, clust
 	byName := make(map[string]*spec.Cluster, len(clusters))
 	for _, c := range clusters {
 		byName[c.Name] = c
+	}
+	if f, ok := r.opts.Preflight.(forgetter); ok {
+		for _, ch := range changes {
+			if ch.Action == diff.Delete || ch.Action == diff.Retain {
+				f.Forget(ch.Cluster) // its spec left the repo
+			}
+		}
 	}
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup

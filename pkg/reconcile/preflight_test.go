@@ -97,6 +97,16 @@ func TestPreflightHoldsCluster(t *testing.T) {
 			t.Errorf("%s: %s %s %q after the fix", c, st.Condition, st.Reason, st.Message)
 		}
 	}
+
+	// A cluster whose spec leaves the repo loses its series.
+	b.remove("bad")
+	b.cycle(r)
+	if _, ok := metric(t, b.reg, "driftless_preflight_failures_total", map[string]string{"cluster": "bad"}); ok {
+		t.Error("driftless_preflight_failures_total{cluster=bad} still there after its spec left the repo")
+	}
+	if n, ok := metric(t, b.reg, "driftless_preflight_failures_total", map[string]string{"cluster": "good"}); !ok || n != 1 {
+		t.Errorf("driftless_preflight_failures_total{cluster=good} = %v (%v), want 1", n, ok)
+	}
 }
 
 // TestPreflightCannotRun: checks that cannot reach AWS are an error of the
