@@ -76,13 +76,13 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 	if l == nil || d == nil {
 		return
 	}
-	heal := onDrift(d) != "report"
 	reason := ""
 	if l.StatusReason != "" {
 		reason = " (" + l.StatusReason + ")"
 	}
 	switch StatusKind(l.Status) {
 	case Gone:
+		heal := onDrift(d) != "report"
 		ch.Drift = append(ch.Drift, Drift{Kind: DriftStackDeleted, Target: TargetStack, Name: l.StackName,
 			Detail: "the stack was deleted outside Driftless" + reason, Heal: heal && ch.Action == Create})
 		if !heal && ch.Action == Create {
@@ -101,7 +101,7 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 		return
 	}
 
-	desired, err := parseTemplate(d.Template)
+	desired, err := parseDriftTemplate(d.Template)
 	if err != nil {
 		return
 	}
@@ -113,7 +113,7 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 	if l.Hash != d.Hash {
 		current = nil
 		if l.Template != nil {
-			current, _ = parseTemplate(l.Template)
+			current, _ = parseDriftTemplate(l.Template)
 			if c, err := render.SpecFromTemplate(l.Template); err == nil {
 				liveTags = maps.Clone(c.Tags)
 				if liveTags == nil {
@@ -140,6 +140,8 @@ func addDrift(ch *Change, d *render.Stack, l *Live) {
 	if len(found) == 0 {
 		return
 	}
+	// Read only now: a cluster in sync, the common case, never needs it.
+	heal := onDrift(d) != "report"
 	canAct := ch.Action == None || ch.Action == Update
 	stackTags := false
 	for i := range found {
@@ -330,6 +332,35 @@ func missingTags(want, have map[string]string) []string {
 type groupLimits struct {
 	min, max int
 	tags     map[string]string
+}
+
+// parseDriftTemplate reads what drift is compared with: the properties of
+// the compute groups and the head node only. A cycle reads every in-sync
+// cluster's template, so the rest is only scanned, never decoded.
+func parseDriftTemplate(body []byte) (*cfnTemplate, error) {
+	var raw struct {
+		Resources map[string]struct {
+			Type       string          `json:"Type"`
+			Properties json.RawMessage `json:"Properties"`
+		} `json:"Resources"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	t := &cfnTemplate{Resources: map[string]cfnResource{}}
+	for id, r := range raw.Resources {
+		if r.Type != "AWS::AutoScaling::AutoScalingGroup" && !(r.Type == "AWS::EC2::Instance" && id == HeadNodeLogicalID) {
+			continue
+		}
+		var props map[string]any
+		if len(r.Properties) > 0 {
+			if err := json.Unmarshal(r.Properties, &props); err != nil {
+				return nil, fmt.Errorf("template: %s: %w", id, err)
+			}
+		}
+		t.Resources[id] = cfnResource{Type: r.Type, Properties: props}
+	}
+	return t, nil
 }
 
 // groupsOf reads the Auto Scaling groups a template declares, by name.
