@@ -73,4 +73,6 @@ func BenchmarkPlan100Explained(b *testing.B) {
 
 type specCluster = spec.Cluster
 
-func parseSpec(text string) (*spec.Cluster, spec.Errors) { return spec.Parse("bench.yaml", []byte(text)) }
+func parseSpec(text string) (*spec.Cluster, spec.Errors) {
+	return spec.Parse("bench.yaml", []byte(text))
+}
