@@ -338,10 +338,16 @@ func TestCheck(t *testing.T) {
 			// One call per kind of resource, however many fields name it;
 			// the VPC's two DNS settings are read one at a time, and IAM
 			// has no batch read of policies.
+			total := 0
 			for op, n := range cs.n {
+				total += n
 				if n > 1 && !(op == "DescribeVpcAttribute" && n == 2) && !(op == "GetPolicy" && n == len(c.IAM.Policies)) {
 					t.Errorf("%s called %d times", op, n)
 				}
+			}
+			// Every kind but placement groups, a volume in use among them.
+			if tt.name == "everything usable" && total != 14 {
+				t.Errorf("%d calls, want 14: %v", total, cs.n)
 			}
 		})
 	}
