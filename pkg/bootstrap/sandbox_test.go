@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -277,5 +279,82 @@ func TestFailedBootstrapSignalsFailure(t *testing.T) {
 	}
 	if len(got.Reason) > 1100 {
 		t.Errorf("reason is %d bytes", len(got.Reason))
+	}
+}
+
+// TestSGEClusterInSandbox runs the rendered head node bootstrap of a Grid
+// Engine cluster and the compute bootstrap of one execution node, both in
+// a loopback-only network namespace under one host name (Grid Engine
+// knows hosts by name, and one machine is one host), in a cell of their
+// own, and runs a job through the queue.
+func TestSGEClusterInSandbox(t *testing.T) {
+	nodes.Need(t, "bash", "curl", "sge_qmaster", "sge_execd", "qconf", "qsub", "qstat", "su", "ip")
+	if _, err := os.Stat("/usr/share/gridengine/scripts/init_cluster"); err != nil {
+		nodes.SkipOrFail(t, "Grid Engine's init_cluster not found (gridengine-master)")
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	cell := "driftless-bs-" + hex.EncodeToString(rnd[:])
+	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/lib/gridengine", cell)) })
+	sb := nodes.New(t, nodes.Options{Net: true, Hosts: []nodes.Host{{Name: "dl-sge", Addr: "127.0.0.1"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	head := startNode(t, sb, "head", "127.0.0.1", "i-0000000000000head", false)
+	l, err := sb.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := cfnsignal.Serve(l)
+	defer sig.Close()
+	vars := map[string]string{"HeadNodeWaitHandle": sig.URL, "HeadNode.PrivateIp": head.addr}
+	env := []string{"DRIFTLESS_SGE_CELL=" + cell}
+	headCfg := Config{
+		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "sge", OS: "ubuntu2204",
+		Role: RoleHead, Queues: []string{"compute"}, MaxNodes: 4, ExportTo: ExportSubnet,
+		WaitHandle: Value{Sub: "HeadNodeWaitHandle"},
+	}
+	if log, err := runScript(t, ctx, sb, head, "dl-sge", headCfg, vars, env...); err != nil {
+		t.Fatalf("head node bootstrap: %v\n%s", err, log)
+	}
+	if sigs := sig.Signals(); len(sigs) != 1 || sigs[0].Status != "SUCCESS" {
+		t.Fatalf("signals: %+v", sigs)
+	}
+	exec1 := startNode(t, sb, "exec1", "127.0.0.1", "i-00000000000000e1", false)
+	cfg := Config{
+		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "sge", OS: "ubuntu2204",
+		Role: RoleCompute, Queue: "compute", HeadAddress: Value{Sub: "HeadNode.PrivateIp"},
+	}
+	env = append(env, "DRIFTLESS_SANDBOX_SERVER="+head.dir)
+	if log, err := runScript(t, ctx, sb, exec1, "dl-sge", cfg, vars, env...); err != nil {
+		t.Fatalf("compute bootstrap: %v\n%s", err, log)
+	}
+	sgeEnv := []string{"SGE_ROOT=/var/lib/gridengine", "SGE_CELL=" + cell, "SGE_QMASTER_PORT=6444", "SGE_EXECD_PORT=6445"}
+	hosts, err := sb.Run(ctx, "dl-sge", sgeEnv, "qhost", "-F", "instance_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(hosts), "instance_id="+exec1.id) {
+		t.Errorf("qhost -F instance_id:\n%s", hosts)
+	}
+	out := filepath.Join(head.dir, "home", "job.out")
+	if _, err := sb.Run(ctx, "dl-sge", sgeEnv, "qsub", "-b", "y", "-q", "compute", "-o", out, "-j", "y", "hostname"); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(90*time.Second, func() error {
+		b, err := os.ReadFile(out)
+		if err == nil && !strings.Contains(string(b), "dl-sge") {
+			err = fmt.Errorf("job output so far: %q", b)
+		}
+		return err
+	})
+	if err != nil {
+		q, _ := sb.Run(ctx, "dl-sge", sgeEnv, "qstat", "-f", "-u", "*")
+		t.Fatalf("the job: %v\n%s", err, q)
+	}
+	if n := sb.Stop(); n == 0 {
+		t.Error("no daemon was running in the sandbox")
+	}
+	if left := sb.Processes(); len(left) > 0 {
+		t.Errorf("left running: %v", left)
 	}
 }

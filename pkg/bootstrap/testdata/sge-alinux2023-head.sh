@@ -397,8 +397,11 @@ scheduler_head() {
 		qconf -Mc "$dir/complexes"
 		printf 'group_name @allhosts\nhostlist NONE\n' >"$dir/hostgroup"
 		qconf -Ahgrp "$dir/hostgroup"
-		printf 'qname %s\nhostlist @allhosts\nslots 1024\nshell /bin/bash\nshell_start_mode unix_behavior\npe_list make\n' "$q" >"$dir/queue"
-		qconf -Aq "$dir/queue"
+		printf '#!/bin/sh\nsed -i -e "$SGE_EDIT" "$1"\n' >"$dir/edit"
+		chmod 0755 "$dir/edit"
+		qconf -sp smp >/dev/null 2>&1 || SGE_EDIT='s|^slots .*|slots 99999|;s|^allocation_rule .*|allocation_rule $pe_slots|' EDITOR=$dir/edit qconf -ap smp
+		qconf -sp mpi >/dev/null 2>&1 || SGE_EDIT='s|^slots .*|slots 99999|;s|^allocation_rule .*|allocation_rule $fill_up|;s|^control_slaves .*|control_slaves TRUE|' EDITOR=$dir/edit qconf -ap mpi
+		SGE_EDIT='s|^hostlist .*|hostlist @allhosts|;s|^slots .*|slots 1024|;s|^shell .*|shell /bin/bash|;s|^pe_list .*|pe_list make smp mpi|;s|^load_thresholds .*|load_thresholds NONE|' EDITOR=$dir/edit qconf -aq "$q"
 		rm -rf "$dir"
 		touch "$STATE/sge-configured"
 	fi
@@ -416,7 +419,7 @@ for req in *; do
 	read -r id slots <"\$req"
 	if ! qconf -se "\$req" >/dev/null 2>&1; then
 		f=\$(mktemp -d)/\$req
-		printf 'hostname %s\ncomplex_values slots=%s,instance_id=%s\n' "\$req" "\$slots" "\$id" >"\$f"
+		printf 'hostname %s\nload_scaling NONE\ncomplex_values slots=%s,instance_id=%s\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' "\$req" "\$slots" "\$id" >"\$f"
 		qconf -Ae "\$f"
 	fi
 	qconf -aattr hostgroup hostlist "\$req" @allhosts >/dev/null 2>&1 || true
