@@ -148,13 +148,16 @@ func TestOperatorCommands(t *testing.T) {
 	o.cli(1, "status", "nosuch", "--config", o.config)
 
 	// With --daemon, the daemon's conditions win: a daemon that found
-	// alpha stalled says so, and the AWS side is still read.
+	// alpha stalled says so, and the AWS side is still read. The handler
+	// serves the real reconciler's statuses in the shape of the daemon's
+	// /status.
 	statuses := o.d.reconciler.Statuses().List()
 	statuses[0].Condition, statuses[0].Reason, statuses[0].Message = "Stalled", "ApplyFailed", "throttled by CloudFormation"
 	daemonSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/status":
-			_ = json.NewEncoder(w).Encode(statuses)
+			// The daemon's /status object; only its clusters are read.
+			_ = json.NewEncoder(w).Encode(map[string]any{"clusters": statuses})
 		case "/metrics":
 			fmt.Fprint(w, "# TYPE driftless_scale_nodes gauge\ndriftless_scale_nodes{cluster=\"alpha\",state=\"idle\"} 1\n")
 		default:
