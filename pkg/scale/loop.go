@@ -71,6 +71,9 @@ type Report struct {
 	Groups  []GroupReport
 	// Unmapped names scheduler nodes that belong to none of the groups.
 	Unmapped []string
+	// Wake is the earliest of the groups' Decision.Wake: when an idle
+	// node reaches its idle time. Zero when no node will.
+	Wake time.Time
 }
 
 // GroupReport is one group's part of a round.
@@ -140,6 +143,9 @@ func (l *Loop) RunOnce(ctx context.Context, now time.Time) (Report, error) {
 			errs = append(errs, fmt.Errorf("group %s: %w", g.Name, gr.Err))
 		}
 		rep.Groups = append(rep.Groups, gr)
+		if w := d.Wake; !w.IsZero() && (rep.Wake.IsZero() || w.Before(rep.Wake)) {
+			rep.Wake = w
+		}
 	}
 	c.Metrics.ran(c.Cluster, now)
 	if err := errors.Join(errs...); err != nil {

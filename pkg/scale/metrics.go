@@ -65,7 +65,7 @@ func NewMetrics() *Metrics {
 		}, cg),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftless_scale_errors_total",
-			Help: "Failed steps of the fleet loop, by step (snapshot, describe, drain, resume, terminate, remove, set_desired).",
+			Help: "Failed steps of the fleet loop, by step (connect, snapshot, describe, drain, resume, terminate, remove, set_desired).",
 		}, []string{"cluster", "step"}),
 		lastRun: gauge("last_run_timestamp_seconds", "When the fleet loop last completed a round for the cluster.", "cluster"),
 	}
@@ -162,6 +162,10 @@ func (m *Metrics) failed(cluster, step string) {
 		m.errors.WithLabelValues(cluster, step).Inc()
 	}
 }
+
+// Failed counts a failed step that happens outside a round, such as
+// reaching the head node (step "connect"), in driftless_scale_errors_total.
+func (m *Metrics) Failed(cluster, step string) { m.failed(cluster, step) }
 
 func (m *Metrics) ran(cluster string, now time.Time) {
 	if m != nil {

@@ -105,6 +105,11 @@ type Decision struct {
 	// DemandMet is, in the round the idle nodes first cover the demand,
 	// how long the demand waited; zero otherwise.
 	DemandMet time.Duration
+	// Wake is the earliest moment after now at which an idle node of the
+	// group reaches its idle time, zero when none will. A loop that looks
+	// again then retires the node at its deadline instead of at the first
+	// regular round after it.
+	Wake time.Time
 	// Next is the memory to hand to the next round once the actuator has
 	// confirmed what it did (see Memory.Confirm).
 	Next Memory
@@ -184,11 +189,23 @@ func Plan(in Input, now time.Time) Decision {
 		}
 	}
 
+	for _, n := range nodes {
+		if n.State != Idle || n.InstanceID == "" {
+			continue
+		}
+		if at := d.Next.IdleSince[n.Name].Add(cfg.IdleTime); at.After(now) && (d.Wake.IsZero() || at.Before(d.Wake)) {
+			d.Wake = at
+		}
+	}
+
 	slotsPerNode := cfg.SlotsPerNode
 	if slotsPerNode <= 0 {
 		for _, n := range nodes {
 			slotsPerNode = max(slotsPerNode, n.Slots)
 		}
+	}
+	if slotsPerNode <= 0 {
+		slotsPerNode = cfg.InstanceSlots
 	}
 	slotsPerNode = max(slotsPerNode, 1)
 

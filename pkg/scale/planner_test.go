@@ -105,6 +105,19 @@ func TestPlan(t *testing.T) {
 			wantDesired: 4,
 		},
 		{
+			name: "an empty group sizes demand by the instance type's slots",
+			in: Input{Group: group(0, 0, 10), Config: Config{ScaleUp: true, InstanceSlots: 2},
+				Jobs: []Job{pending("mpi", 1, 16)}},
+			wantDesired: 8,
+		},
+		{
+			name: "nodes that report their slots win over the instance type",
+			in: Input{Group: group(0, 1, 10, "a"), Config: Config{ScaleUp: true, InstanceSlots: 8},
+				Nodes: []Node{node("a", Allocated)},
+				Jobs:  []Job{pending("mpi", 1, 8)}},
+			wantDesired: 5,
+		},
+		{
 			name: "small jobs are packed into nodes by slots",
 			in: Input{Group: group(0, 0, 10), Config: Config{ScaleUp: true, SlotsPerNode: 4},
 				Jobs: []Job{pending("1", 1, 1), pending("2", 1, 1), pending("3", 1, 2), pending("4", 1, 1)}},
@@ -430,5 +443,83 @@ func TestIdleToTerminationAcrossRounds(t *testing.T) {
 	}
 	if got := now.Sub(t0); got < 11*time.Minute {
 		t.Fatalf("terminated after %v, before the idle time", got)
+	}
+}
+
+func TestPlanWake(t *testing.T) {
+	cfg := DefaultConfig()
+	tests := []struct {
+		name string
+		in   Input
+		want time.Time
+	}{
+		{name: "no idle node: no wake", in: Input{Group: group(0, 1, 4, "a"), Config: cfg, Nodes: []Node{node("a", Allocated)}}},
+		{
+			name: "the earliest future idle deadline",
+			in: Input{Group: group(0, 3, 4, "a", "b", "c"), Config: cfg,
+				Nodes:  []Node{node("a", Idle), node("b", Idle), node("c", Idle)},
+				Memory: Memory{IdleSince: map[string]time.Time{"a": t0.Add(-2 * time.Minute), "b": t0.Add(-7 * time.Minute), "c": t0.Add(-time.Hour)}}},
+			want: t0.Add(3 * time.Minute),
+		},
+		{
+			name: "a first-seen node's deadline counts from now",
+			in:   Input{Group: group(0, 1, 4, "a"), Config: cfg, Nodes: []Node{node("a", Idle)}},
+			want: t0.Add(10 * time.Minute),
+		},
+		{
+			name: "the scheduler's time for a node that went idle since the previous round",
+			in: Input{Group: group(0, 1, 4, "a"), Config: cfg,
+				Nodes:  []Node{{Name: "a", InstanceID: "i-a", State: Idle, Slots: 2, Since: t0.Add(-40 * time.Second)}},
+				Memory: Memory{Round: t0.Add(-time.Minute)}},
+			want: t0.Add(10*time.Minute - 40*time.Second),
+		},
+		{
+			name: "a node past its deadline is not a wake",
+			in: Input{Group: group(1, 1, 4, "a"), Config: cfg, Nodes: []Node{node("a", Idle)},
+				Memory: Memory{IdleSince: idleFor(time.Hour, "a")}},
+		},
+		{
+			name: "nodes without an instance are not waited for",
+			in:   Input{Group: group(0, 0, 4), Config: cfg, Nodes: []Node{{Name: "x", State: Idle}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Plan(tt.in, t0).Wake; !got.Equal(tt.want) {
+				t.Fatalf("wake = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRetiredAtTheDeadline follows the wakes: a node that went idle at a
+// known time is drained exactly when it has been idle for the idle time,
+// and not a moment before.
+func TestRetiredAtTheDeadline(t *testing.T) {
+	cfg := DefaultConfig()
+	g := group(0, 1, 4, "a")
+	busy := Input{Group: g, Config: cfg, Nodes: []Node{node("a", Allocated)}}
+	d := Plan(busy, t0)
+	idleAt := t0.Add(25 * time.Second)
+	idle := func(m Memory) Input {
+		return Input{Group: g, Config: cfg, Memory: m,
+			Nodes: []Node{{Name: "a", InstanceID: "i-a", State: Idle, Slots: 2, Since: idleAt}}}
+	}
+	now := t0.Add(time.Minute)
+	for range 15 {
+		d = Plan(idle(d.Next), now)
+		if len(d.Drain) > 0 {
+			break
+		}
+		if d.Wake.IsZero() {
+			t.Fatalf("no wake at %v", now)
+		}
+		now = now.Add(time.Minute)
+		if d.Wake.Before(now) {
+			now = d.Wake
+		}
+	}
+	if !slices.Equal(names(d.Drain), []string{"a"}) || !now.Equal(idleAt.Add(cfg.IdleTime)) {
+		t.Fatalf("drained %v at %v, want a at %v", names(d.Drain), now, idleAt.Add(cfg.IdleTime))
 	}
 }

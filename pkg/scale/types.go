@@ -147,9 +147,19 @@ type Config struct {
 	DownGrace time.Duration
 	// SlotsPerNode is the capacity of one new node, used to size demand
 	// before any node of the group exists. Zero means: learn it from the
-	// nodes, and assume 1 when there are none.
+	// nodes, and when there are none take InstanceSlots.
 	SlotsPerNode int
+	// InstanceSlots is what one instance of the group's type offers (its
+	// vCPUs, or its cores with one thread per core), for sizing demand
+	// when no node reports its own capacity; 1 when zero.
+	InstanceSlots int
 }
+
+// DefaultInterval is how often the daemon runs a cluster's loop when its
+// configuration says nothing (fleet.interval). A loop also runs at the
+// idle deadlines the planner reports (Decision.Wake), so the interval
+// bounds how soon new demand is seen, not how late an idle node goes.
+const DefaultInterval = time.Minute
 
 // DefaultConfig is the policy a queue gets when its spec says nothing.
 func DefaultConfig() Config {
