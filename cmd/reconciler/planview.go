@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/driftless/driftless/pkg/diff"
+	"github.com/driftless/driftless/pkg/reconcile"
 )
 
 // planReport is what `reconciler plan` prints, online or offline.
@@ -40,6 +41,8 @@ type planSummary struct {
 	Approval   int `json:"needsApproval"`
 	NotAllowed int `json:"notAllowed"`
 	Drift      int `json:"driftReported"`
+	// Preflight ones failed their pre-flight checks against the account.
+	Preflight int `json:"preflightFailed,omitempty"`
 	// Unchanged clusters match the repo.
 	Unchanged int `json:"unchanged"`
 	// Other clusters wait, are blocked, skipped or retained; their
@@ -71,6 +74,8 @@ func summarisePlan(changes []diff.Change) planSummary {
 				s.Approval++
 			case diff.HoldNotAllowed:
 				s.NotAllowed++
+			case reconcile.HoldPreflightFailed, reconcile.HoldPreflightError:
+				s.Preflight++
 			default:
 				s.Drift++
 			}
@@ -170,6 +175,10 @@ func planHeadline(ch diff.Change) string {
 			return "held: not allowed"
 		case diff.HoldHeadNode:
 			return "held: head node lost"
+		case reconcile.HoldPreflightFailed:
+			return "held: pre-flight checks failed"
+		case reconcile.HoldPreflightError:
+			return "held: pre-flight checks could not run"
 		}
 		return "held: drift reported"
 	}
@@ -258,7 +267,7 @@ func writePlanText(w io.Writer, rep planReport, colour bool) {
 		for _, part := range []struct {
 			n    int
 			what string
-		}{{s.Approval, "need approval"}, {s.NotAllowed, "not allowed"}, {s.Drift, "drift reported, not healed"}} {
+		}{{s.Approval, "need approval"}, {s.NotAllowed, "not allowed"}, {s.Drift, "drift reported, not healed"}, {s.Preflight, "failed pre-flight checks"}} {
 			if part.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", part.n, part.what))
 			}
