@@ -47,7 +47,7 @@ func (r retainFlag) Set(v string) error {
 
 // runApply is `reconciler apply`: one cycle, waiting for every stack it
 // changes, with a progress line per stack event and a summary. Exit 1 when
-// a cluster failed or is blocked.
+// a cluster failed or needs a person (Stalled or Blocked).
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -115,7 +115,13 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		p.summary(rep, statuses, time.Since(start))
 	}
-	if n := rep.Failed(); n > 0 {
+	stuck := 0
+	for _, st := range statuses {
+		if st.Condition == reconcile.Stalled || st.Condition == reconcile.Blocked {
+			stuck++
+		}
+	}
+	if n := max(rep.Failed(), stuck); n > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d clusters failed or need a person", n)}
 	}
 	return nil

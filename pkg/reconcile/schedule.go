@@ -165,19 +165,19 @@ type batch struct {
 // wait waits for the batch's applies, at most limit when limit ≥ 0 (zero
 // does not wait), then lets go of those still running.
 func (b *batch) wait(ctx context.Context, limit time.Duration, after func(time.Duration) <-chan time.Time) {
-	if limit != 0 {
+	switch {
+	case limit < 0:
+		// Every apply ends soon after ctx does.
+		b.wg.Wait()
+	case limit > 0:
 		done := make(chan struct{})
 		go func() {
 			b.wg.Wait()
 			close(done)
 		}()
-		var timer <-chan time.Time
-		if limit > 0 {
-			timer = after(limit)
-		}
 		select {
 		case <-done:
-		case <-timer:
+		case <-after(limit):
 		case <-ctx.Done():
 		}
 	}
