@@ -114,6 +114,7 @@ func BenchmarkReplay(b *testing.B) {
 			b.ReportMetric(r.NodeHours, name+"-node-hours")
 			b.ReportMetric(r.MeanWait.Seconds(), name+"-mean-extra-wait-s")
 			b.ReportMetric(r.P95Wait.Seconds(), name+"-p95-extra-wait-s")
+			b.ReportMetric(float64(r.Launched), name+"-nodes-launched")
 			b.ReportMetric(float64(r.ScaleActions), name+"-scale-actions")
 			b.ReportMetric(float64(r.JobsKilled), name+"-jobs-killed")
 		}

@@ -14,9 +14,16 @@ type Options struct {
 	// BootDelay is how long a new node takes from launch to accepting
 	// jobs (default 5 minutes).
 	BootDelay time.Duration
-	// Interval is how often a policy looks at the cluster (default 60 s,
-	// ParallelCluster 2.x's jobwatcher and nodewatcher period).
+	// Interval is how often ParallelCluster 2.x's jobwatcher and
+	// nodewatchers look (default 60 s, their fixed period).
 	Interval time.Duration
+	// LoopInterval is how often Driftless's fleet loop looks (default
+	// scale.DefaultInterval, the daemon's fleet.interval default).
+	LoopInterval time.Duration
+	// NoWake makes the fleet loop look only every LoopInterval, not also
+	// at the idle deadlines the planner reports (Decision.Wake) as the
+	// daemon does: the policy before deadline wake-ups, for comparison.
+	NoWake bool
 	// IdleTime is how long a node idles before it is retired (default 10
 	// minutes, ParallelCluster 2.x's scaledown_idletime).
 	IdleTime time.Duration
@@ -30,6 +37,9 @@ func (o Options) withDefaults(t Trace) Options {
 	}
 	if o.Interval == 0 {
 		o.Interval = time.Minute
+	}
+	if o.LoopInterval == 0 {
+		o.LoopInterval = scale.DefaultInterval
 	}
 	if o.IdleTime == 0 {
 		o.IdleTime = 10 * time.Minute
@@ -62,6 +72,8 @@ type Result struct {
 	Jobs       int
 	// Unrunnable counts jobs larger than the maximum, left out.
 	Unrunnable int
+	// Launched counts the nodes started: each one paid the boot delay.
+	Launched int
 
 	// waits holds each job's wait in seconds, in submit order.
 	waits []int64
@@ -92,7 +104,9 @@ func (r Result) Against(base Result) Result {
 type policy interface {
 	name() string
 	start(s *sim)
-	tick(s *sim)
+	// tick looks and acts, and returns when it looks next (unix
+	// seconds).
+	tick(s *sim) int64
 }
 
 type node struct {
@@ -123,6 +137,7 @@ type sim struct {
 	desired int
 
 	nodeSeconds int64
+	launched    int
 	actions     int
 	killed      int
 	waits       []int64
@@ -140,6 +155,7 @@ func (s *sim) launch(n int) {
 			launched: s.now, ready: s.now + int64(s.opt.BootDelay/time.Second)})
 	}
 	s.desired += n
+	s.launched += n
 }
 
 func (s *sim) terminate(n *node) {
@@ -200,7 +216,6 @@ func Replay(t Trace, p policy, opt Options) Result {
 		return res
 	}
 	s.waits = make([]int64, len(jobs))
-	interval := int64(opt.Interval / time.Second)
 	s.now = jobs[0].Submit
 	p.start(s)
 	nextTick := s.now
@@ -239,9 +254,8 @@ func Replay(t Trace, p policy, opt Options) Result {
 		}
 		s.schedule()
 		if s.now >= nextTick {
-			p.tick(s)
+			nextTick = p.tick(s)
 			s.schedule()
-			nextTick = s.now + interval
 		}
 	}
 	for _, n := range slices.Clone(s.nodes) {
@@ -249,6 +263,7 @@ func Replay(t Trace, p policy, opt Options) Result {
 	}
 	res.NodeHours = float64(s.nodeSeconds) / 3600
 	res.ScaleActions = s.actions
+	res.Launched = s.launched
 	res.JobsKilled = s.killed
 	res.Jobs = len(s.waits)
 	res.waits = s.waits
@@ -277,7 +292,7 @@ func (Static) start(s *sim) {
 	}
 }
 
-func (Static) tick(*sim) {}
+func (Static) tick(s *sim) int64 { return s.now + int64(s.opt.Interval/time.Second) }
 
 // ParallelCluster2 is ParallelCluster 2.x's policy as documented: every
 // interval the jobwatcher raises the desired capacity to the busy nodes
@@ -293,7 +308,7 @@ func (ParallelCluster2) name() string { return "ParallelCluster 2.x" }
 
 func (ParallelCluster2) start(s *sim) { s.launch(s.opt.Min) }
 
-func (ParallelCluster2) tick(s *sim) {
+func (ParallelCluster2) tick(s *sim) int64 {
 	busy, required := 0, 0
 	for _, n := range s.nodes {
 		if n.job != nil {
@@ -321,6 +336,7 @@ func (ParallelCluster2) tick(s *sim) {
 			s.actions++
 		}
 	}
+	return s.now + int64(s.opt.Interval/time.Second)
 }
 
 // Driftless runs the fleet loop's planner, scale.Plan, with the actuator's
@@ -338,7 +354,7 @@ func (d *Driftless) start(s *sim) {
 	s.launch(s.opt.Min)
 }
 
-func (d *Driftless) tick(s *sim) {
+func (d *Driftless) tick(s *sim) int64 {
 	now := time.Unix(s.now, 0)
 	g := scale.Group{Name: "compute", Min: s.opt.Min, Max: s.opt.Max, Desired: s.desired}
 	var nodes []scale.Node
@@ -350,9 +366,11 @@ func (d *Driftless) tick(s *sim) {
 		}
 		byName[n.name] = n
 		sn := scale.Node{Name: n.name, InstanceID: n.name, Slots: 1}
-		if n.lastBusy > 0 {
-			sn.Since = time.Unix(n.lastBusy, 0) // Slurm's last_busy
-		}
+		// Slurm's last_busy: the end of the node's last job, or, for a
+		// node that has run none, when it registered (22.05 sets it
+		// then: in pkg/scale/slurm/testdata/00-idle.sinfo.json it equals
+		// slurmd_start_time).
+		sn.Since = time.Unix(max(n.lastBusy, n.ready), 0)
 		switch {
 		case n.job != nil && n.drained:
 			sn.State, sn.SlotsUsed = scale.Draining, 1
@@ -396,6 +414,13 @@ func (d *Driftless) tick(s *sim) {
 		s.actions++
 	}
 	d.mem = dec.Next.Confirm(nil, now)
+	// The daemon's manager looks again at the next interval or at the
+	// planner's wake, whichever comes first.
+	next := s.now + int64(s.opt.LoopInterval/time.Second)
+	if w := dec.Wake; !s.opt.NoWake && !w.IsZero() && w.Unix() < next {
+		next = max(w.Unix(), s.now+1)
+	}
+	return next
 }
 
 // Policies returns the three policies compared, in table order.
@@ -416,11 +441,11 @@ func Compare(t Trace, opt Options) []Result {
 
 // Table formats results as a Markdown table.
 func Table(rs []Result) string {
-	out := "| policy | node-hours | mean extra wait | p95 extra wait | max extra wait | scale actions | jobs killed |\n" +
-		"|---|---:|---:|---:|---:|---:|---:|\n"
+	out := "| policy | node-hours | mean extra wait | p95 extra wait | max extra wait | nodes launched | scale actions | jobs killed |\n" +
+		"|---|---:|---:|---:|---:|---:|---:|---:|\n"
 	for _, r := range rs {
-		out += fmt.Sprintf("| %s | %.0f | %s | %s | %s | %d | %d |\n", r.Policy, r.NodeHours,
-			fmtDur(r.MeanWait), fmtDur(r.P95Wait), fmtDur(r.MaxWait), r.ScaleActions, r.JobsKilled)
+		out += fmt.Sprintf("| %s | %.0f | %s | %s | %s | %d | %d | %d |\n", r.Policy, r.NodeHours,
+			fmtDur(r.MeanWait), fmtDur(r.P95Wait), fmtDur(r.MaxWait), r.Launched, r.ScaleActions, r.JobsKilled)
 	}
 	return out
 }
