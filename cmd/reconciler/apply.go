@@ -37,10 +37,15 @@ func (r retainFlag) Set(v string) error {
 	if !ok || cluster == "" || ids == "" {
 		return fmt.Errorf("want CLUSTER=LOGICAL-ID[,LOGICAL-ID...], got %q", v)
 	}
+	n := 0
 	for _, id := range strings.Split(ids, ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			r[cluster] = append(r[cluster], id)
+			n++
 		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no logical id in %q", v)
 	}
 	return nil
 }
