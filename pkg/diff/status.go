@@ -49,6 +49,7 @@ var kindNames = map[Kind]string{
 	DeleteFailed: "delete failed", Stuck: "stuck", Review: "review", Gone: "gone", Unknown: "unknown",
 }
 
+// String names the kind for messages.
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {
 		return s

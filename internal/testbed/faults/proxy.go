@@ -254,6 +254,8 @@ func EmptyResult(action string) Answer {
 			`<ResponseMetadata><RequestId>faults</RequestId></ResponseMetadata></%[1]sResponse>`, action)}
 }
 
+// ServeHTTP answers one call: with a fault, with a handler's answer, or
+// with moto's, rewritten.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
