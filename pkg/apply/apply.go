@@ -407,11 +407,18 @@ func (a *Applier) settle(ctx context.Context, log *slog.Logger, w *waiter, ch di
 	return status, nil
 }
 
-// explain returns why a stack is in a failed state, from its events.
+// explain returns why a stack is in a failed state, from its events. A
+// cluster blocked for another reason (drift left to a person, an empty or
+// unknown status) has nothing to explain.
 func (a *Applier) explain(ctx context.Context, ch diff.Change) (string, error) {
 	l := ch.Live
 	if l == nil || l.StackID == "" {
 		return "", nil
+	}
+	switch diff.StatusKind(l.Status) {
+	case diff.CreateFailed, diff.RollbackFailed, diff.DeleteFailed, diff.Stuck:
+	default:
+		return l.Status, nil
 	}
 	o, ok := failedOp(l.Status)
 	if !ok {

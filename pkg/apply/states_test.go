@@ -174,7 +174,8 @@ func TestEveryStatusThroughTheEngine(t *testing.T) {
 		{status: "IMPORT_ROLLBACK_FAILED", as: removed, action: diff.Delete, script: []string{gone}, calls: []string{"DeleteStack"}},
 
 		// An empty change-set stack.
-		{status: "REVIEW_IN_PROGRESS", action: diff.Blocked, final: "REVIEW_IN_PROGRESS", failed: true},
+		// Nothing failed there: the plan's reason stands.
+		{status: "REVIEW_IN_PROGRESS", action: diff.Blocked, final: "REVIEW_IN_PROGRESS"},
 		{status: "REVIEW_IN_PROGRESS", as: declaredRecreate, action: diff.Recreate, script: []string{gone, "CREATE_COMPLETE"},
 			calls: []string{"DeleteStack", "CreateStack"}, resized: true, final: "CREATE_COMPLETE"},
 		{status: "REVIEW_IN_PROGRESS", as: removed, action: diff.Delete, script: []string{gone}, calls: []string{"DeleteStack"}},
@@ -184,7 +185,7 @@ func TestEveryStatusThroughTheEngine(t *testing.T) {
 			calls: []string{"CreateStack"}, resized: true, final: "CREATE_COMPLETE"},
 
 		// A status from the future is left alone.
-		{status: "SOMETHING_NEW", action: diff.Blocked, final: "SOMETHING_NEW", failed: true},
+		{status: "SOMETHING_NEW", action: diff.Blocked, final: "SOMETHING_NEW"},
 		{status: "SOMETHING_NEW", as: removed, action: diff.Retain},
 	}
 	covered := map[string]bool{}

@@ -140,9 +140,23 @@ func ClusterBackoff(n int, base, limit time.Duration, u float64) time.Duration {
 
 // needsWork reports whether a change is carried out by the applier: the
 // mutating ones, a wait on a running operation, and the explanation of a
-// stack in a failed state.
+// stack in a failed state (from its events).
 func needsWork(ch diff.Change) bool {
-	return ch.Mutating() || ch.Action == diff.Wait || (ch.Action == diff.Blocked && ch.Live != nil && ch.Live.StackID != "")
+	return ch.Mutating() || ch.Action == diff.Wait || (ch.Action == diff.Blocked && explainable(ch.Live))
+}
+
+// explainable reports whether a blocked cluster's stack is in a failed
+// state its events explain. A cluster blocked for another reason (drift
+// left to a person, a status from the future) keeps the plan's reason.
+func explainable(l *diff.Live) bool {
+	if l == nil || l.StackID == "" {
+		return false
+	}
+	switch diff.StatusKind(l.Status) {
+	case diff.CreateFailed, diff.RollbackFailed, diff.DeleteFailed, diff.Stuck:
+		return true
+	}
+	return false
 }
 
 // explainKey identifies a failed stack's state, for the explanation cache.
@@ -416,9 +430,11 @@ func (r *Reconciler) clusterStatus(revision string, o Outcome, now time.Time) Cl
 	case o.Deferred == DeferredBackingOff:
 		backingOff()
 	case o.Deferred == DeferredKnown || ch.Action == diff.Blocked:
+		// The failure as the stack's events tell it, then the plan's
+		// word on what a person can do.
 		st.Condition, st.Reason = Blocked, "StackFailed"
 		if o.Err != nil {
-			st.Message = o.Err.Error()
+			st.Message = o.Err.Error() + "; " + ch.Reason
 		}
 	case o.ended && o.Err != nil:
 		v := judge(ch, o.Err, false)
