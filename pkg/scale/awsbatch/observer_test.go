@@ -3,6 +3,7 @@ package awsbatch_test
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/driftless/driftless/internal/testbed/moto"
+	prombed "github.com/driftless/driftless/internal/testbed/prometheus"
 	"github.com/driftless/driftless/pkg/batch"
 	"github.com/driftless/driftless/pkg/render"
 	"github.com/driftless/driftless/pkg/scale/awsbatch"
@@ -144,6 +146,13 @@ driftless_batch_vcpus{cluster="%[1]s",kind="min"} 2
 	if got := exposition(t, reg); got != want {
 		t.Errorf("exposition:\n%s\nwant:\n%s", got, want)
 	}
+	t.Run("promtool check metrics", func(t *testing.T) {
+		cmd := exec.CommandContext(t.Context(), prombed.Promtool(t), "check", "metrics")
+		cmd.Stdin = strings.NewReader(want)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
 
 	// A cluster that goes away leaves no series behind.
 	m.Forget(target.Cluster)
