@@ -106,9 +106,6 @@ type Config struct {
 	// WaitHandle is the URL of the CloudFormation wait condition handle
 	// the head node signals; empty on compute nodes.
 	WaitHandle Value
-	// NodeJSON, when set, is written to /etc/driftless/node.json. It is
-	// already in Fn::Sub form.
-	NodeJSON string
 }
 
 //go:embed templates/*.sh templates/*.tmpl
@@ -206,24 +203,25 @@ func Render(cfg Config) (string, error) {
 	if err := templates.ExecuteTemplate(&buf, string(cfg.Role)+".sh.tmpl", v); err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}
-	text := strings.ReplaceAll(stripComments(buf.String()), "${", "${!")
+	text := strings.ReplaceAll(dropUnused(stripComments(buf.String())), "${", "${!")
 	text, err = unsentinel(text)
 	if err != nil {
 		return "", err
 	}
-	if cfg.NodeJSON != "" {
-		text = strings.Replace(text, "@NODE_JSON@", cfg.NodeJSON, 1)
+	sizes := map[string]int{cfg.HeadAddress.Sub: addressSize, cfg.WaitHandle.Sub: urlSize}
+	for _, m := range cfg.Mounts {
+		sizes[m.FileSystem.Sub] = idSize
 	}
-	if len(text) > MaxUserData {
-		return "", fmt.Errorf("bootstrap: the %s node's user data is %d bytes, more than EC2's %d", cfg.Role, len(text), MaxUserData)
+	if n := resolvedSize(text, sizes); n > MaxUserData {
+		return "", fmt.Errorf("bootstrap: the %s node's user data would be %d bytes, more than EC2's %d", cfg.Role, n, MaxUserData)
 	}
 	return text, nil
 }
 
 // stripComments drops the templates' comment lines after the script's
-// header and blank-line runs, to stay within EC2's user data limit: the
-// templates are the documented source. A "#!" line (a script written by
-// the script) stays.
+// header, indentation and blank-line runs, to stay within EC2's user data
+// limit of 16 KiB: the templates are the readable, documented source.
+// Shell directives ("# shellcheck ...") stay.
 func stripComments(s string) string {
 	lines := strings.Split(s, "\n")
 	out := make([]string, 0, len(lines))
@@ -243,9 +241,46 @@ func stripComments(s string) string {
 		if t == "" && len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
 			continue
 		}
-		out = append(out, l)
+		if strings.HasPrefix(t, "# shellcheck ") {
+			t, _, _ = strings.Cut(t, " # ") // the directive stays, its reason goes
+		}
+		out = append(out, t)
 	}
 	return strings.Join(out, "\n")
+}
+
+var funcDef = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\(\) \{`)
+
+// dropUnused removes the shell functions that nothing in the script
+// calls, the library's functions a role or scheduler does not need.
+func dropUnused(s string) string {
+	for {
+		lines := strings.Split(s, "\n")
+		removed := false
+		for i := 0; i < len(lines); i++ {
+			m := funcDef.FindStringSubmatch(lines[i])
+			if m == nil {
+				continue
+			}
+			end := i
+			if !strings.HasSuffix(strings.TrimSpace(lines[i]), "}") {
+				for end < len(lines) && lines[end] != "}" {
+					end++
+				}
+			}
+			rest := strings.Join(lines[:i], "\n") + "\n" + strings.Join(lines[end+1:], "\n")
+			if regexp.MustCompile(`\b` + m[1] + `\b`).MatchString(rest) {
+				continue
+			}
+			lines = append(lines[:i], lines[end+1:]...)
+			removed = true
+			break
+		}
+		s = strings.Join(lines, "\n")
+		if !removed {
+			return s
+		}
+	}
 }
 
 func unsentinel(text string) (string, error) {
@@ -317,7 +352,7 @@ func check(cfg Config) error {
 			return fmt.Errorf("bootstrap: bad variable name %q", m.FileSystem.Sub)
 		}
 	}
-	all := []string{cfg.Cluster, cfg.Stack, cfg.Region, cfg.Proxy, cfg.LoginUser, cfg.NodeJSON}
+	all := []string{cfg.Cluster, cfg.Stack, cfg.Region, cfg.Proxy, cfg.LoginUser}
 	for _, s := range []*Script{cfg.PreInstall, cfg.PostInstall} {
 		if s != nil {
 			all = append(append(all, s.URL), s.Args...)
@@ -328,10 +363,43 @@ func check(cfg Config) error {
 			return errors.New("bootstrap: a setting contains a NUL byte")
 		}
 	}
-	if strings.Contains(cfg.NodeJSON, "\nDRIFTLESS_NODE_JSON\n") {
-		return errors.New("bootstrap: node configuration contains the here-document delimiter")
-	}
 	return nil
+}
+
+// Most bytes CloudFormation puts in place of a variable: a wait condition
+// handle is a presigned S3 URL of about 500 bytes, an address at most 15,
+// a file system id 21.
+const (
+	urlSize     = 768
+	addressSize = 15
+	idSize      = 32
+)
+
+// resolvedSize is the size of text in Fn::Sub form once CloudFormation has
+// substituted it (vars says how long each variable may become): EC2's
+// limit applies to that.
+func resolvedSize(text string, vars map[string]int) int {
+	n := len(text) - strings.Count(text, "${!")
+	for i := 0; ; {
+		j := strings.Index(text[i:], "${")
+		if j < 0 {
+			return n
+		}
+		i += j + 2
+		if strings.HasPrefix(text[i:], "!") {
+			continue
+		}
+		k := strings.IndexByte(text[i:], '}')
+		if k < 0 {
+			return n
+		}
+		size, ok := vars[text[i:i+k]]
+		if !ok {
+			size = urlSize
+		}
+		n += size - (k + 3)
+		i += k + 1
+	}
 }
 
 var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)

@@ -21,7 +21,6 @@ func goldenConfig(sched, osName string, role Role) Config {
 		Proxy:       "http://proxy.example.com:3128",
 		PreInstall:  &Script{URL: "s3://site-bootstrap/pre.sh", Args: []string{"--site", "it's ${HOME}"}},
 		PostInstall: &Script{URL: "https://example.com/post.sh"},
-		NodeJSON:    `{"cluster": "alpha", "headNodeAddress": "${HeadNode.PrivateIp}"}`,
 	}
 	if role == RoleHead {
 		cfg.Queues = []string{"compute", "gpu"}
@@ -124,7 +123,7 @@ func TestShellcheck(t *testing.T) {
 					}
 					cfg := goldenConfig(sched, osName, role)
 					if minimal {
-						cfg.Proxy, cfg.PreInstall, cfg.PostInstall, cfg.Mounts, cfg.NodeJSON = "", nil, nil, nil, ""
+						cfg.Proxy, cfg.PreInstall, cfg.PostInstall, cfg.Mounts = "", nil, nil, nil
 						cfg.ExportTo = ExportSubnet
 					}
 					f := filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%v.sh", sched, osName, role, minimal))
@@ -139,5 +138,24 @@ func TestShellcheck(t *testing.T) {
 	out, err := exec.Command(bin, append([]string{"-s", "bash", "-S", "style", "-f", "gcc"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("shellcheck: %v\n%s", err, strings.ReplaceAll(string(out), dir+"/", ""))
+	}
+}
+
+// TestUserDataRoom keeps room in the largest script (every feature on)
+// for a site's own text: longer URLs, arguments, a proxy.
+func TestUserDataRoom(t *testing.T) {
+	const room = 512
+	for _, sched := range schedulers {
+		for _, osName := range OSes() {
+			cfg := goldenConfig(sched, osName, RoleHead)
+			text, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := resolvedSize(text, map[string]int{"HeadNodeWaitHandle": urlSize, "SharedFileSystem": idSize})
+			if n > MaxUserData-room {
+				t.Errorf("%s on %s: head node user data is %d bytes, leaving less than %d of EC2's %d", sched, osName, n, room, MaxUserData)
+			}
+		}
 	}
 }

@@ -149,7 +149,6 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		PreInstall:  &Script{URL: base + "/pre.sh", Args: []string{"two words", "it's ${HOME}"}},
 		PostInstall: &Script{URL: base + "/post.sh"},
 		Mounts:      []Mount{{Dir: "/shared", Type: MountEBS, Devices: []string{"/dev/sdf"}}},
-		NodeJSON:    `{"cluster": "sbx"}`,
 	}
 	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars); err != nil {
 		t.Fatalf("head node bootstrap: %v\n%s", err, log)
@@ -161,7 +160,6 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 	fileHas(t, filepath.Join(head.dir, "pre-install.args"), "two words|it's ${HOME}|")
 	fileHas(t, filepath.Join(head.dir, "post-install.host"), "dl-head")
 	fileHas(t, filepath.Join(head.dir, "etc/exports.d/driftless.exports"), "/shared 198.18.0.0/24(rw,sync,no_subtree_check,no_root_squash)")
-	fileHas(t, filepath.Join(head.dir, "etc/driftless/node.json"), `"cluster": "sbx"`)
 
 	// A second run, as at a reboot, changes nothing and signals nothing.
 	ctldPID, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid"))

@@ -85,19 +85,17 @@ identity() {
 	mac=$(imds mac)
 	SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
 	VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-	log "instance $INSTANCE_ID, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
+	log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 # proxy: one setting for the shell, every systemd service (the scheduler's
 # daemons among them) and the package manager.
 setup_proxy() {
 	[ -n "$PROXY" ] || return 0
-	local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${HEAD_ADDRESS:+,$HEAD_ADDRESS}"
-	local c
+	local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${HEAD_ADDRESS:+,$HEAD_ADDRESS}" c
 	for c in $VPC_CIDRS; do no="$no,$c"; done
-	export http_proxy=$PROXY https_proxy=$PROXY HTTP_PROXY=$PROXY HTTPS_PROXY=$PROXY no_proxy=$no NO_PROXY=$no
-	printf 'export http_proxy=%s https_proxy=%s HTTP_PROXY=%s HTTPS_PROXY=%s no_proxy=%s NO_PROXY=%s\n' \
-		"$PROXY" "$PROXY" "$PROXY" "$PROXY" "$no" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
+	export http_proxy=$PROXY https_proxy=$PROXY no_proxy=$no
+	printf 'export http_proxy=%s https_proxy=%s no_proxy=%s\n' "$PROXY" "$PROXY" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
 	printf '[Manager]\nDefaultEnvironment="http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' "$PROXY" "$PROXY" "$no" |
 		write_file "$ROOT/etc/systemd/system.conf.d/driftless-proxy.conf"
 	if [ "$CHANGED" = 1 ] && ! sandboxed; then systemctl daemon-reexec; fi
@@ -210,29 +208,43 @@ wait_for() {
 
 # boot_unit: run the instance's current user data again at every boot, so
 # a reboot mounts, exports and starts everything again (and a changed
-# user data takes effect).
+# user data takes effect). cloud-init itself runs it on the first boot only.
 boot_unit() {
 	sandboxed && return 0
-	write_file /usr/local/sbin/driftless-bootstrap 0755 <<'UNIT'
-#!/bin/bash
-set -euo pipefail
-t=$(curl -fsS --noproxy '*' --retry 10 --retry-connrefused -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-curl -fsS --noproxy '*' --retry 10 -H "X-aws-ec2-metadata-token: $t" -o /run/driftless-user-data http://169.254.169.254/latest/user-data
-exec /bin/bash /run/driftless-user-data
-UNIT
-	write_file /etc/systemd/system/driftless-bootstrap.service <<'UNIT'
-[Unit]
-Description=Driftless node bootstrap (re-run at boot)
-After=network-online.target cloud-final.service
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/driftless-bootstrap
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+	local md=http://169.254.169.254/latest
+	printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
+		"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+		write_file /etc/systemd/system/driftless-bootstrap.service
 	systemctl daemon-reload
 	systemctl enable driftless-bootstrap.service
+}
+
+# scheduler_env NAME=VALUE...: what a login shell and the fleet loop (over
+# SSH) need to reach the scheduler.
+scheduler_env() {
+	printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
+	printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+# join_watch: on the head node, run this script's "join" mode whenever a
+# compute node asks to join by writing into $JOIN (a systemd path unit on
+# the NFS-exported directory).
+join_watch() {
+	mkdir -p "$JOIN/done"
+	write_file "$STATE/bootstrap.sh" 0700 <"${BASH_SOURCE[0]}"
+	sandboxed && return 0
+	printf '[Path]\nDirectoryNotEmpty=%s\n[Install]\nWantedBy=multi-user.target\n' "$JOIN" | write_file /etc/systemd/system/driftless-join.path
+	printf '[Service]\nType=oneshot\nExecStart=/bin/bash %s/bootstrap.sh join\n' "$STATE" | write_file /etc/systemd/system/driftless-join.service
+	systemctl daemon-reload
+	systemctl enable --now driftless-join.path
+}
+
+# ask_join: on a compute node, ask the head node to add this node and wait
+# until it has. In the sandbox no path unit watches: run the head node's
+# join mode directly.
+ask_join() {
+	[ -e "$JOIN/done/$NODE" ] && return 0
+	printf '%s %s\n' "$INSTANCE_ID" "$(nproc)" | write_file "$JOIN/$NODE"
+	if sandboxed; then DRIFTLESS_SANDBOX=$DRIFTLESS_SANDBOX_SERVER bash "$DRIFTLESS_SANDBOX_SERVER/var/lib/driftless/bootstrap.sh" join; fi
+	wait_for 300 test -e "$JOIN/done/$NODE" || die "the head node did not add $NODE to the scheduler"
 }

@@ -1,20 +1,11 @@
 #!/bin/bash
 # Driftless head node of cluster alpha: sge on Ubuntu 24.04.
-# Rendered from pkg/bootstrap/templates; docs/nodes.md explains each step.
-# It is idempotent and runs again at every boot. Log: /var/log/driftless-bootstrap.log
-#
-# DRIFTLESS_SANDBOX=/dir runs it on a test machine instead of an instance:
-# files go under /dir, nothing is installed, formatted, mounted or
-# exported, daemons start without systemd, and DRIFTLESS_IMDS_ENDPOINT
-# (and DRIFTLESS_S3_ENDPOINT) name local stand-ins for AWS.
+# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
+# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
 set -euo pipefail
 umask 022
 SANDBOX=${!DRIFTLESS_SANDBOX:-}
 ROOT=$SANDBOX
-mkdir -p "$ROOT/etc/driftless"
-cat >"$ROOT/etc/driftless/node.json" <<'DRIFTLESS_NODE_JSON'
-{"cluster": "alpha", "headNodeAddress": "${HeadNode.PrivateIp}"}
-DRIFTLESS_NODE_JSON
 
 CLUSTER='alpha'
 STACK='driftless-alpha'
@@ -23,10 +14,10 @@ PROXY='http://proxy.example.com:3128'
 QUEUES=('compute' 'gpu' )
 WAIT_HANDLE='${HeadNodeWaitHandle}'
 PRE_INSTALL='s3://site-bootstrap/pre.sh'
-# shellcheck disable=SC2016 # the arguments are literal text
+# shellcheck disable=SC2016
 PRE_INSTALL_ARGS=('--site' 'it'\''s ${!HOME}' )
 POST_INSTALL='https://example.com/post.sh'
-# shellcheck disable=SC2016 # the arguments are literal text
+# shellcheck disable=SC2016
 POST_INSTALL_ARGS=()
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/slurm/bin:/opt/slurm/sbin
 
@@ -45,418 +36,404 @@ have() { command -v "$1" >/dev/null 2>&1; }
 sandboxed() { [ -n "$SANDBOX" ]; }
 
 on_exit() {
-	local rc=$?
-	trap - EXIT
-	if [ "$rc" -ne 0 ]; then
-		log "bootstrap failed in step $STEP (exit $rc)"
-		failed "$rc" || true
-	fi
-	exit "$rc"
+local rc=$?
+trap - EXIT
+if [ "$rc" -ne 0 ]; then
+log "bootstrap failed in step $STEP (exit $rc)"
+failed "$rc" || true
+fi
+exit "$rc"
 }
 trap on_exit EXIT
 
 retry() {
-	local n=$1 i
-	shift
-	for ((i = 1; i <= n; i++)); do
-		"$@" && return 0
-		[ "$i" -lt "$n" ] && sleep 5
-	done
-	return 1
+local n=$1 i
+shift
+for ((i = 1; i <= n; i++)); do
+"$@" && return 0
+[ "$i" -lt "$n" ] && sleep 5
+done
+return 1
 }
 
 imds() {
-	local token
-	token=$(curl -fsS --noproxy '*' --retry 5 --retry-connrefused -X PUT \
-		-H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token")
-	curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
-		-H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+local token
+token=$(curl -fsS --noproxy '*' --retry 5 --retry-connrefused -X PUT \
+-H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token")
+curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
+-H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
 json_string() {
-	local s=$1
-	s=${!s//\\/\\\\}
-	s=${!s//\"/\\\"}
-	s=${!s//$'\n'/\\n}
-	s=${!s//$'\t'/ }
-	s=$(printf '%s' "$s" | tr -d '\000-\037')
-	printf '"%s"' "$s"
+local s=$1
+s=${!s//\\/\\\\}
+s=${!s//\"/\\\"}
+s=${!s//$'\n'/\\n}
+s=${!s//$'\t'/ }
+s=$(printf '%s' "$s" | tr -d '\000-\037')
+printf '"%s"' "$s"
 }
 
 json_field() {
-	printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
+printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
 }
 
 write_file() {
-	local path=$1 mode=${!2:-0644} tmp
-	mkdir -p "${!path%/*}"
-	tmp=$(mktemp "$path.XXXXXX")
-	cat >"$tmp"
-	chmod "$mode" "$tmp"
-	if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
-		rm -f "$tmp"
-		CHANGED=0
-	else
-		mv -f "$tmp" "$path"
-		CHANGED=1
-	fi
+local path=$1 mode=${!2:-0644} tmp
+mkdir -p "${!path%/*}"
+tmp=$(mktemp "$path.XXXXXX")
+cat >"$tmp"
+chmod "$mode" "$tmp"
+if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+rm -f "$tmp"
+CHANGED=0
+else
+mv -f "$tmp" "$path"
+CHANGED=1
+fi
 }
 
 identity() {
-	INSTANCE_ID=$(imds instance-id)
-	LOCAL_IP=$(imds local-ipv4)
-	NODE=$(hostname -s)
-	local mac
-	mac=$(imds mac)
-	SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
-	VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-	log "instance $INSTANCE_ID, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
+INSTANCE_ID=$(imds instance-id)
+LOCAL_IP=$(imds local-ipv4)
+NODE=$(hostname -s)
+local mac
+mac=$(imds mac)
+SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
+VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
+log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 setup_proxy() {
-	[ -n "$PROXY" ] || return 0
-	local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${!HEAD_ADDRESS:+,$HEAD_ADDRESS}"
-	local c
-	for c in $VPC_CIDRS; do no="$no,$c"; done
-	export http_proxy=$PROXY https_proxy=$PROXY HTTP_PROXY=$PROXY HTTPS_PROXY=$PROXY no_proxy=$no NO_PROXY=$no
-	printf 'export http_proxy=%s https_proxy=%s HTTP_PROXY=%s HTTPS_PROXY=%s no_proxy=%s NO_PROXY=%s\n' \
-		"$PROXY" "$PROXY" "$PROXY" "$PROXY" "$no" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
-	printf '[Manager]\nDefaultEnvironment="http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' "$PROXY" "$PROXY" "$no" |
-		write_file "$ROOT/etc/systemd/system.conf.d/driftless-proxy.conf"
-	if [ "$CHANGED" = 1 ] && ! sandboxed; then systemctl daemon-reexec; fi
-	pkg_proxy
+[ -n "$PROXY" ] || return 0
+local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${!HEAD_ADDRESS:+,$HEAD_ADDRESS}" c
+for c in $VPC_CIDRS; do no="$no,$c"; done
+export http_proxy=$PROXY https_proxy=$PROXY no_proxy=$no
+printf 'export http_proxy=%s https_proxy=%s no_proxy=%s\n' "$PROXY" "$PROXY" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
+printf '[Manager]\nDefaultEnvironment="http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' "$PROXY" "$PROXY" "$no" |
+write_file "$ROOT/etc/systemd/system.conf.d/driftless-proxy.conf"
+if [ "$CHANGED" = 1 ] && ! sandboxed; then systemctl daemon-reexec; fi
+pkg_proxy
 }
 
 fetch() {
-	local url=$1 out=$2
-	case $url in
-	s3://*) s3_get "${!url#s3://}" "$out" ;;
-	http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
-	*) die "cannot fetch $url: not s3://, https:// or http://" ;;
-	esac
+local url=$1 out=$2
+case $url in
+s3://*) s3_get "${!url#s3://}" "$out" ;;
+http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
+*) die "cannot fetch $url: not s3://, https:// or http://" ;;
+esac
 }
 
 s3_get() {
-	local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
-	url=https://$bucket.s3.$REGION.amazonaws.com/$key
-	if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
-	role=$(imds iam/security-credentials/ | head -n 1)
-	creds=$(imds "iam/security-credentials/$role")
-	curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
-		--user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
-		-H "x-amz-security-token: $(json_field Token "$creds")" \
-		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
+local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
+url=https://$bucket.s3.$REGION.amazonaws.com/$key
+if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
+role=$(imds iam/security-credentials/ | head -n 1)
+creds=$(imds "iam/security-credentials/$role")
+curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
+--user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
+-H "x-amz-security-token: $(json_field Token "$creds")" \
+-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
 }
 
 site_script() {
-	local name=$1 url=$2 file
-	shift 2
-	[ -n "$url" ] || return 0
-	if [ -e "$STATE/$name.done" ]; then
-		log "$name already ran"
-		return 0
-	fi
-	file=$STATE/$name
-	fetch "$url" "$file"
-	chmod 0700 "$file"
-	log "running $name: $url $*"
-	"$file" "$@" || die "$name script $url exited with status $?"
-	touch "$STATE/$name.done"
+local name=$1 url=$2 file
+shift 2
+[ -n "$url" ] || return 0
+if [ -e "$STATE/$name.done" ]; then
+log "$name already ran"
+return 0
+fi
+file=$STATE/$name
+fetch "$url" "$file"
+chmod 0700 "$file"
+log "running $name: $url $*"
+"$file" "$@" || die "$name script $url exited with status $?"
+touch "$STATE/$name.done"
 }
 
 install_packages() {
-	local missing=() p
-	for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-	[ "${!#missing[@]}" -gt 0 ] || return 0
-	if sandboxed; then
-		log "sandbox: not installing ${!missing[*]}"
-		return 0
-	fi
-	if [ ! -e "$STATE/repos.done" ]; then
-		pkg_repos
-		touch "$STATE/repos.done"
-	fi
-	log "installing ${!missing[*]}"
-	retry 3 pkg_install "${!missing[@]}"
+local missing=() p
+for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+[ "${!#missing[@]}" -gt 0 ] || return 0
+if sandboxed; then
+log "sandbox: not installing ${!missing[*]}"
+return 0
+fi
+if [ ! -e "$STATE/repos.done" ]; then
+pkg_repos
+touch "$STATE/repos.done"
+fi
+log "installing ${!missing[*]}"
+retry 3 pkg_install "${!missing[@]}"
 }
 
 need() {
-	have "$1" || [ -x "/usr/sbin/$1" ] || die "$2"
+have "$1" || [ -x "/usr/sbin/$1" ] || die "$2"
 }
 
 service() {
-	local unit=$1
-	shift
-	if sandboxed; then
-		if [ -n "${!PIDFILE:-}" ] && [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-			if [ "${!RESTART:-0}" = 1 ]; then
-				kill "$(cat "$PIDFILE")"
-				wait_for 30 gone "$PIDFILE"
-			else
-				return 0
-			fi
-		fi
-		[ "$#" -gt 0 ] || return 0
-		log "sandbox: starting $*"
-		"$@"
-		return 0
-	fi
-	systemctl enable "$unit"
-	if [ "${!RESTART:-0}" = 1 ]; then
-		systemctl restart "$unit"
-	else
-		systemctl start "$unit"
-	fi
+local unit=$1
+shift
+if sandboxed; then
+if [ -n "${!PIDFILE:-}" ] && [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if [ "${!RESTART:-0}" = 1 ]; then
+kill "$(cat "$PIDFILE")"
+wait_for 30 gone "$PIDFILE"
+else
+return 0
+fi
+fi
+[ "$#" -gt 0 ] || return 0
+log "sandbox: starting $*"
+"$@"
+return 0
+fi
+systemctl enable "$unit"
+if [ "${!RESTART:-0}" = 1 ]; then
+systemctl restart "$unit"
+else
+systemctl start "$unit"
+fi
 }
 
 gone() { ! { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }; }
 
 wait_for() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 1
-	done
-	return 1
+local n=$1 i
+shift
+for ((i = 0; i < n; i++)); do
+"$@" && return 0
+sleep 1
+done
+return 1
 }
 
 boot_unit() {
-	sandboxed && return 0
-	write_file /usr/local/sbin/driftless-bootstrap 0755 <<'UNIT'
-#!/bin/bash
-set -euo pipefail
-t=$(curl -fsS --noproxy '*' --retry 10 --retry-connrefused -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-curl -fsS --noproxy '*' --retry 10 -H "X-aws-ec2-metadata-token: $t" -o /run/driftless-user-data http://169.254.169.254/latest/user-data
-exec /bin/bash /run/driftless-user-data
-UNIT
-	write_file /etc/systemd/system/driftless-bootstrap.service <<'UNIT'
-[Unit]
-Description=Driftless node bootstrap (re-run at boot)
-After=network-online.target cloud-final.service
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/driftless-bootstrap
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-	systemctl daemon-reload
-	systemctl enable driftless-bootstrap.service
+sandboxed && return 0
+local md=http://169.254.169.254/latest
+printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
+"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+write_file /etc/systemd/system/driftless-bootstrap.service
+systemctl daemon-reload
+systemctl enable driftless-bootstrap.service
 }
 
+scheduler_env() {
+printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
+printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+join_watch() {
+mkdir -p "$JOIN/done"
+write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"
+sandboxed && return 0
+printf '[Path]\nDirectoryNotEmpty=%s\n[Install]\nWantedBy=multi-user.target\n' "$JOIN" | write_file /etc/systemd/system/driftless-join.path
+printf '[Service]\nType=oneshot\nExecStart=/bin/bash %s/bootstrap.sh join\n' "$STATE" | write_file /etc/systemd/system/driftless-join.service
+systemctl daemon-reload
+systemctl enable --now driftless-join.path
+}
+
+
 pkg_repos() {
-	apt-get update -q
+apt-get update -q
 }
 pkg_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; }
 pkg_installed() { dpkg-query -W -f='${!Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 pkg_proxy() {
-	printf 'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "%s";\n' "$PROXY" "$PROXY" |
-		write_file "$ROOT/etc/apt/apt.conf.d/90driftless-proxy"
+printf 'Acquire::http::Proxy "%s";\nAcquire::https::Proxy "%s";\n' "$PROXY" "$PROXY" |
+write_file "$ROOT/etc/apt/apt.conf.d/90driftless-proxy"
 }
 MDADM_CONF=$ROOT/etc/mdadm/mdadm.conf
 
 find_device() {
-	local want=${!1#/dev/} dev name
-	for dev in "/dev/$want" "/dev/xvd${!want#sd}"; do
-		if [ -b "$dev" ]; then echo "$dev"; return 0; fi
-	done
-	for dev in /dev/nvme*n1; do
-		[ -b "$dev" ] || continue
-		name=$(nvme id-ctrl --raw-binary "$dev" 2>/dev/null | dd bs=1 skip=3072 count=32 status=none | tr -d ' \000') || continue
-		if [ "${!name#/dev/}" = "$want" ]; then echo "$dev"; return 0; fi
-	done
-	return 1
+local want=${!1#/dev/} dev name
+for dev in "/dev/$want" "/dev/xvd${!want#sd}"; do
+if [ -b "$dev" ]; then echo "$dev"; return 0; fi
+done
+for dev in /dev/nvme*n1; do
+[ -b "$dev" ] || continue
+name=$(nvme id-ctrl --raw-binary "$dev" 2>/dev/null | dd bs=1 skip=3072 count=32 status=none | tr -d ' \000') || continue
+if [ "${!name#/dev/}" = "$want" ]; then echo "$dev"; return 0; fi
+done
+return 1
 }
 
 wait_device() {
-	local i
-	for ((i = 0; i < 120; i++)); do
-		find_device "$1" && return 0
-		sleep 5
-	done
-	die "volume $1 did not appear in 10 minutes"
+local i
+for ((i = 0; i < 120; i++)); do
+find_device "$1" && return 0
+sleep 5
+done
+die "volume $1 did not appear in 10 minutes"
 }
 
 mount_fs() {
-	local dir=$1 dev=$2 uuid type
-	if ! blkid -o value -s TYPE "$dev" >/dev/null 2>&1; then
-		log "formatting $dev for $dir"
-		mkfs.xfs -q "$dev"
-	fi
-	uuid=$(blkid -o value -s UUID "$dev")
-	type=$(blkid -o value -s TYPE "$dev")
-	mkdir -p "$dir"
-	grep -q "^UUID=$uuid " /etc/fstab || echo "UUID=$uuid $dir $type defaults,nofail 0 2" >>/etc/fstab
-	mountpoint -q "$dir" || mount "$dir"
+local dir=$1 dev=$2 uuid type
+if ! blkid -o value -s TYPE "$dev" >/dev/null 2>&1; then
+log "formatting $dev for $dir"
+mkfs.xfs -q "$dev"
+fi
+uuid=$(blkid -o value -s UUID "$dev")
+type=$(blkid -o value -s TYPE "$dev")
+mkdir -p "$dir"
+grep -q "^UUID=$uuid " /etc/fstab || echo "UUID=$uuid $dir $type defaults,nofail 0 2" >>/etc/fstab
+mountpoint -q "$dir" || mount "$dir"
 }
 mount_ebs() {
-	if sandboxed; then mkdir -p "$ROOT$1"; log "sandbox: $1 is a directory, not $2"; return 0; fi
-	mount_fs "$1" "$(wait_device "$2")"
+if sandboxed; then mkdir -p "$ROOT$1"; log "sandbox: $1 is a directory, not $2"; return 0; fi
+mount_fs "$1" "$(wait_device "$2")"
 }
 
 mount_raid() {
-	local dir=$1 level=$2 md=/dev/md/driftless devs=() d
-	shift 2
-	if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not RAID $level over $*"; return 0; fi
-	for d in "$@"; do devs+=("$(wait_device "$d")"); done
-	if [ ! -e "$md" ]; then
-		if mdadm --examine "${!devs[0]}" >/dev/null 2>&1; then
-			mdadm --assemble "$md" "${!devs[@]}"
-		else
-			log "creating RAID $level over ${!devs[*]}"
-			mdadm --create "$md" --run --level="$level" --raid-devices="${!#devs[@]}" --name=driftless "${!devs[@]}"
-		fi
-	fi
-	mdadm --detail --scan | write_file "$MDADM_CONF"
-	mount_fs "$dir" "$md"
+local dir=$1 level=$2 md=/dev/md/driftless devs=() d
+shift 2
+if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not RAID $level over $*"; return 0; fi
+for d in "$@"; do devs+=("$(wait_device "$d")"); done
+if [ ! -e "$md" ]; then
+if mdadm --examine "${!devs[0]}" >/dev/null 2>&1; then
+mdadm --assemble "$md" "${!devs[@]}"
+else
+log "creating RAID $level over ${!devs[*]}"
+mdadm --create "$md" --run --level="$level" --raid-devices="${!#devs[@]}" --name=driftless "${!devs[@]}"
+fi
+fi
+mdadm --detail --scan | write_file "$MDADM_CONF"
+mount_fs "$dir" "$md"
 }
 
 mount_efs() {
-	local dir=$1 src=$2.efs.$REGION.amazonaws.com:/
-	if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not $src"; return 0; fi
-	mkdir -p "$dir"
-	grep -q " $dir nfs4 " /etc/fstab ||
-		echo "$src $dir nfs4 nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev,nofail 0 0" >>/etc/fstab
-	mountpoint -q "$dir" || retry 60 mount "$dir"
+local dir=$1 src=$2.efs.$REGION.amazonaws.com:/
+if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not $src"; return 0; fi
+mkdir -p "$dir"
+grep -q " $dir nfs4 " /etc/fstab ||
+echo "$src $dir nfs4 nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev,nofail 0 0" >>/etc/fstab
+mountpoint -q "$dir" || retry 60 mount "$dir"
 }
 
 mount_all() {
-	mount_ebs '/shared' '/dev/sdf'
-	mount_raid '/raid' 0 '/dev/sdk' '/dev/sdl'
-	mount_efs '/efs' '${SharedFileSystem}'
-	:
+mount_ebs '/shared' '/dev/sdf'
+mount_raid '/raid' 0 '/dev/sdk' '/dev/sdl'
+mount_efs '/efs' '${SharedFileSystem}'
+:
 }
 
 export_dirs() {
-	local scope=$VPC_CIDRS d c
-	mkdir -p "$ROOT/home" "$SHARED"
-	for d in "$@"; do
-		for c in $scope; do
-			printf '%s %s(rw,sync,no_subtree_check,no_root_squash)\n' "$d" "$c"
-		done
-	done | write_file "$ROOT/etc/exports.d/driftless.exports"
-	if sandboxed; then log "sandbox: exports written, not served"; return 0; fi
-	service nfs-kernel-server
-	exportfs -ra
+local scope=$VPC_CIDRS d c
+mkdir -p "$ROOT/home" "$SHARED"
+for d in "$@"; do
+for c in $scope; do
+printf '%s %s(rw,sync,no_subtree_check,no_root_squash)\n' "$d" "$c"
+done
+done | write_file "$ROOT/etc/exports.d/driftless.exports"
+if sandboxed; then log "sandbox: exports written, not served"; return 0; fi
+service nfs-kernel-server
+exportfs -ra
 }
 
-NOSGE='the bootstrap configures Grid Engine as Debian and Ubuntu package it; Ubuntu 24.04 has no such package: use an image with it installed and set headNode.schedulerPreinstalled'
+NOSGE='Ubuntu 24.04 has no Grid Engine package: use an image with Debian'\''s layout of it (headNode.schedulerPreinstalled)'
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=${!DRIFTLESS_SGE_CELL:-default} SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445
 CELL_DIR=$SGE_ROOT/$SGE_CELL
 SGE_SPOOL=$ROOT/var/spool/gridengine/$SGE_CELL
 JOIN=$SHARED/sge-join
 
 sge_preseed() {
-	sandboxed && return 0
-	have debconf-set-selections || return 0
-	printf '%s shared/gridengineconfig boolean false\n' gridengine-common gridengine-master gridengine-exec | debconf-set-selections
+sandboxed && return 0
+have debconf-set-selections || return 0
+printf '%s shared/gridengineconfig boolean false\n' gridengine-common gridengine-master gridengine-exec | debconf-set-selections
 }
 
-sge_set() {
-	local name=$1 show=$2 modify=$3 dir expr=""
-	shift 3
-	while [ "$#" -ge 2 ]; do expr="$expr;s|^$1 .*|$1 $2|"; shift 2; done
-	dir=$(mktemp -d)
-	qconf "$show" ${!name:+"$name"} | sed -e "${!expr#;}" >"$dir/${!name:-conf}"
-	qconf "$modify" "$dir/${!name:-conf}"
-	rm -rf "$dir"
+sge_edit() {
+local sed=$1
+shift
+# shellcheck disable=SC2016
+[ -x "$STATE/sge-edit" ] || printf '#!/bin/sh\nsed -i -e "$SGE_EDIT" "$1"\n' | write_file "$STATE/sge-edit" 0755
+SGE_EDIT=$sed EDITOR=$STATE/sge-edit qconf "$@"
 }
 
 scheduler_head() {
-	need sge_qmaster "$NOSGE"
-	local admin=sgeadmin dir q=${!QUEUES[0]}
-	mkdir -p "$CELL_DIR/common" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd" "$JOIN/done"
-	chown "$admin:$admin" "$CELL_DIR" "$CELL_DIR/common" "$SGE_SPOOL" "$SGE_SPOOL/qmaster" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
-	if [ ! -s "$CELL_DIR/common/bootstrap" ]; then
-		log "making cell $SGE_CELL"
-		printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'spooling_method berkeleydb' \
-			'spooling_lib libspoolb' "spooling_params $SGE_SPOOL/db" 'binary_path /usr/sbin' \
-			"qmaster_spool_dir $SGE_SPOOL/qmaster" 'security_mode none' 'listener_threads 2' 'worker_threads 2' \
-			'scheduler_threads 1' >"$CELL_DIR/common/bootstrap"
-		echo "$NODE" >"$CELL_DIR/common/act_qmaster"
-		chown "$admin:$admin" "$CELL_DIR/common/bootstrap" "$CELL_DIR/common/act_qmaster"
-		su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin"
-	fi
-	PIDFILE=$SGE_SPOOL/qmaster/qmaster.pid service gridengine-master sge_qmaster
-	wait_for 60 qconf -sh >/dev/null 2>&1 || die "sge_qmaster does not answer"
+need sge_qmaster "$NOSGE"
+local admin=sgeadmin dir q=${!QUEUES[0]}
+mkdir -p "$CELL_DIR/common" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
+chown "$admin:$admin" "$CELL_DIR" "$CELL_DIR/common" "$SGE_SPOOL" "$SGE_SPOOL/qmaster" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
+if [ ! -s "$CELL_DIR/common/bootstrap" ]; then
+log "making cell $SGE_CELL"
+printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'spooling_method berkeleydb' \
+'spooling_lib libspoolb' "spooling_params $SGE_SPOOL/db" 'binary_path /usr/sbin' \
+"qmaster_spool_dir $SGE_SPOOL/qmaster" 'security_mode none' 'listener_threads 2' 'worker_threads 2' \
+'scheduler_threads 1' >"$CELL_DIR/common/bootstrap"
+echo "$NODE" >"$CELL_DIR/common/act_qmaster"
+chown "$admin:$admin" "$CELL_DIR/common/bootstrap" "$CELL_DIR/common/act_qmaster"
+su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin"
+fi
+PIDFILE=$SGE_SPOOL/qmaster/qmaster.pid service gridengine-master sge_qmaster
+wait_for 60 qconf -sh >/dev/null 2>&1 || die "sge_qmaster does not answer"
 
-	if [ ! -e "$STATE/sge-configured" ]; then
-		qconf -as "$NODE"
-		if sandboxed; then
-			sge_set global -sconf -Mconf execd_spool_dir "$SGE_SPOOL/execd" min_uid 0 min_gid 0
-		else
-			sge_set global -sconf -Mconf execd_spool_dir "$SGE_SPOOL/execd"
-		fi
-		sge_set "" -ssconf -Msconf schedule_interval 0:0:2
-		dir=$(mktemp -d)
-		{ qconf -sc; echo 'instance_id iid STRING == YES NO NONE 0'; } >"$dir/complexes"
-		qconf -Mc "$dir/complexes"
-		printf 'group_name @allhosts\nhostlist NONE\n' >"$dir/hostgroup"
-		qconf -Ahgrp "$dir/hostgroup"
-		printf 'qname %s\nhostlist @allhosts\nslots 1024\nshell /bin/bash\nshell_start_mode unix_behavior\npe_list make\n' "$q" >"$dir/queue"
-		qconf -Aq "$dir/queue"
-		rm -rf "$dir"
-		touch "$STATE/sge-configured"
-	fi
+if ! qconf -sq "$q" >/dev/null 2>&1; then
+qconf -ss | grep -qx "$NODE" || qconf -as "$NODE"
+local uid=""
+if sandboxed; then uid=";s|^min_uid .*|min_uid 0|;s|^min_gid .*|min_gid 0|"; fi
+sge_edit "s|^execd_spool_dir .*|execd_spool_dir $SGE_SPOOL/execd|$uid" -mconf global
+sge_edit 's|^schedule_interval .*|schedule_interval 0:0:2|' -msconf
+dir=$(mktemp -d)
+if ! qconf -sc | grep -q '^instance_id '; then
+{ qconf -sc; echo 'instance_id iid STRING == YES NO NONE 0'; } >"$dir/complexes"
+qconf -Mc "$dir/complexes"
+fi
+printf 'group_name @allhosts\nhostlist NONE\n' >"$dir/hostgroup"
+qconf -shgrp @allhosts >/dev/null 2>&1 || qconf -Ahgrp "$dir/hostgroup"
+rm -rf "$dir"
+# shellcheck disable=SC2016
+qconf -sp smp >/dev/null 2>&1 || sge_edit 's|^slots .*|slots 99999|;s|^allocation_rule .*|allocation_rule $pe_slots|' -ap smp
+# shellcheck disable=SC2016
+qconf -sp mpi >/dev/null 2>&1 || sge_edit 's|^slots .*|slots 99999|;s|^allocation_rule .*|allocation_rule $fill_up|;s|^control_slaves .*|control_slaves TRUE|' -ap mpi
+sge_edit 's|^hostlist .*|hostlist @allhosts|;s|^slots .*|slots 1024|;s|^shell .*|shell /bin/bash|;s|^pe_list .*|pe_list make smp mpi|;s|^load_thresholds .*|load_thresholds NONE|' -aq "$q"
+fi
 
-	mkdir -p "$SHARED/sge-common"
-	cp -a "$CELL_DIR/common/." "$SHARED/sge-common/"
-	write_file "$ROOT/usr/local/sbin/driftless-sge-join" 0755 <<JOINER
-#!/bin/bash
-set -euo pipefail
-export SGE_ROOT=$SGE_ROOT SGE_CELL=$SGE_CELL SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 PATH=/usr/sbin:/usr/bin:/sbin:/bin
-cd "$JOIN"
-for req in *; do
-	[ -f "\$req" ] || continue
-	case \$req in *[!A-Za-z0-9.-]*) rm -f "\$req"; continue ;; esac
-	read -r id slots <"\$req"
-	if ! qconf -se "\$req" >/dev/null 2>&1; then
-		f=\$(mktemp -d)/\$req
-		printf 'hostname %s\ncomplex_values slots=%s,instance_id=%s\n' "\$req" "\$slots" "\$id" >"\$f"
-		qconf -Ae "\$f"
-	fi
-	qconf -aattr hostgroup hostlist "\$req" @allhosts >/dev/null 2>&1 || true
-	mv -f "\$req" "done/\$req"
+mkdir -p "$SHARED/sge-common"
+cp -a "$CELL_DIR/common/." "$SHARED/sge-common/"
+join_watch
+scheduler_env "SGE_ROOT=$SGE_ROOT" "SGE_CELL=$SGE_CELL" SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445
+log "sge_qmaster is up; queue $q"
+}
+
+scheduler_join() {
+local req h id slots
+for req in "$JOIN"/*; do
+[ -f "$req" ] || continue
+h=${!req##*/}
+case $h in *[!A-Za-z0-9.-]*) rm -f "$req"; continue ;; esac
+read -r id slots <"$req"
+if ! qconf -se "$h" >/dev/null 2>&1; then
+printf 'hostname %s\nload_scaling NONE\ncomplex_values slots=%s,instance_id=%s\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' "$h" "$slots" "$id" >"$STATE/$h.host"
+qconf -Ae "$STATE/$h.host"
+fi
+qconf -aattr hostgroup hostlist "$h" @allhosts >/dev/null 2>&1 || true
+mv -f "$req" "$JOIN/done/$h"
+log "added execution host $h ($id)"
 done
-JOINER
-	if ! sandboxed; then
-		write_file /etc/systemd/system/driftless-sge-join.path <<UNIT
-[Path]
-DirectoryNotEmpty=$JOIN
-[Install]
-WantedBy=multi-user.target
-UNIT
-		write_file /etc/systemd/system/driftless-sge-join.service <<UNIT
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/driftless-sge-join
-UNIT
-		systemctl daemon-reload
-		systemctl enable --now driftless-sge-join.path
-	fi
-	printf 'SGE_ROOT=%s\nSGE_CELL=%s\nSGE_QMASTER_PORT=6444\nSGE_EXECD_PORT=6445\n' "$SGE_ROOT" "$SGE_CELL" | write_file "$ROOT/etc/driftless/scheduler.env"
-	printf 'export SGE_ROOT=%s SGE_CELL=%s SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445\n' "$SGE_ROOT" "$SGE_CELL" | write_file "$ROOT/etc/profile.d/driftless-sge.sh"
-	log "sge_qmaster is up; queue $q"
 }
 
 signal() {
-	if [ -e "$STATE/signalled" ]; then log "CloudFormation was already told; not sending $1"; return 0; fi
-	[ -n "$WAIT_HANDLE" ] || return 0
-	local body
-	body="{\"Status\":\"$1\",\"Reason\":$(json_string "$2"),\"UniqueId\":\"head-node\",\"Data\":$(json_string "$INSTANCE_ID")}"
-	curl -fsS --retry 5 -X PUT -H 'Content-Type:' --data-binary "$body" "$WAIT_HANDLE"
-	touch "$STATE/signalled"
-	log "signalled $1 to CloudFormation"
+if [ -e "$STATE/signalled" ]; then log "CloudFormation was already told; not sending $1"; return 0; fi
+[ -n "$WAIT_HANDLE" ] || return 0
+local body
+body="{\"Status\":\"$1\",\"Reason\":$(json_string "$2"),\"UniqueId\":\"head-node\",\"Data\":$(json_string "$INSTANCE_ID")}"
+curl -fsS --retry 5 -X PUT -H 'Content-Type:' --data-binary "$body" "$WAIT_HANDLE"
+touch "$STATE/signalled"
+log "signalled $1 to CloudFormation"
 }
 
 failed() {
-	INSTANCE_ID=${!INSTANCE_ID:-unknown}
-	signal FAILURE "head node bootstrap failed in step $STEP (exit $1); last lines of $LOG: $(tail -n 12 "$LOG" | cut -c 1-160 | tail -c 900)"
+INSTANCE_ID=${!INSTANCE_ID:-unknown}
+signal FAILURE "head node bootstrap failed in step $STEP (exit $1); last lines of $LOG: $(tail -n 12 "$LOG" | cut -c 1-160 | tail -c 900)"
 }
-
+if [ "${!1:-}" = join ]; then
+STEP="join"
+scheduler_join
+exit 0
+fi
 log "bootstrap of the head node of $CLUSTER (stack $STACK) starts"
 step identity
 identity

@@ -1,20 +1,11 @@
 #!/bin/bash
 # Driftless head node of cluster alpha: torque on Amazon Linux 2023.
-# Rendered from pkg/bootstrap/templates; docs/nodes.md explains each step.
-# It is idempotent and runs again at every boot. Log: /var/log/driftless-bootstrap.log
-#
-# DRIFTLESS_SANDBOX=/dir runs it on a test machine instead of an instance:
-# files go under /dir, nothing is installed, formatted, mounted or
-# exported, daemons start without systemd, and DRIFTLESS_IMDS_ENDPOINT
-# (and DRIFTLESS_S3_ENDPOINT) name local stand-ins for AWS.
+# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
+# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
 set -euo pipefail
 umask 022
 SANDBOX=${!DRIFTLESS_SANDBOX:-}
 ROOT=$SANDBOX
-mkdir -p "$ROOT/etc/driftless"
-cat >"$ROOT/etc/driftless/node.json" <<'DRIFTLESS_NODE_JSON'
-{"cluster": "alpha", "headNodeAddress": "${HeadNode.PrivateIp}"}
-DRIFTLESS_NODE_JSON
 
 CLUSTER='alpha'
 STACK='driftless-alpha'
@@ -23,10 +14,10 @@ PROXY='http://proxy.example.com:3128'
 QUEUES=('compute' 'gpu' )
 WAIT_HANDLE='${HeadNodeWaitHandle}'
 PRE_INSTALL='s3://site-bootstrap/pre.sh'
-# shellcheck disable=SC2016 # the arguments are literal text
+# shellcheck disable=SC2016
 PRE_INSTALL_ARGS=('--site' 'it'\''s ${!HOME}' )
 POST_INSTALL='https://example.com/post.sh'
-# shellcheck disable=SC2016 # the arguments are literal text
+# shellcheck disable=SC2016
 POST_INSTALL_ARGS=()
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/slurm/bin:/opt/slurm/sbin
 
@@ -45,364 +36,354 @@ have() { command -v "$1" >/dev/null 2>&1; }
 sandboxed() { [ -n "$SANDBOX" ]; }
 
 on_exit() {
-	local rc=$?
-	trap - EXIT
-	if [ "$rc" -ne 0 ]; then
-		log "bootstrap failed in step $STEP (exit $rc)"
-		failed "$rc" || true
-	fi
-	exit "$rc"
+local rc=$?
+trap - EXIT
+if [ "$rc" -ne 0 ]; then
+log "bootstrap failed in step $STEP (exit $rc)"
+failed "$rc" || true
+fi
+exit "$rc"
 }
 trap on_exit EXIT
 
 retry() {
-	local n=$1 i
-	shift
-	for ((i = 1; i <= n; i++)); do
-		"$@" && return 0
-		[ "$i" -lt "$n" ] && sleep 5
-	done
-	return 1
+local n=$1 i
+shift
+for ((i = 1; i <= n; i++)); do
+"$@" && return 0
+[ "$i" -lt "$n" ] && sleep 5
+done
+return 1
 }
 
 imds() {
-	local token
-	token=$(curl -fsS --noproxy '*' --retry 5 --retry-connrefused -X PUT \
-		-H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token")
-	curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
-		-H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+local token
+token=$(curl -fsS --noproxy '*' --retry 5 --retry-connrefused -X PUT \
+-H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/latest/api/token")
+curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
+-H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
 json_string() {
-	local s=$1
-	s=${!s//\\/\\\\}
-	s=${!s//\"/\\\"}
-	s=${!s//$'\n'/\\n}
-	s=${!s//$'\t'/ }
-	s=$(printf '%s' "$s" | tr -d '\000-\037')
-	printf '"%s"' "$s"
+local s=$1
+s=${!s//\\/\\\\}
+s=${!s//\"/\\\"}
+s=${!s//$'\n'/\\n}
+s=${!s//$'\t'/ }
+s=$(printf '%s' "$s" | tr -d '\000-\037')
+printf '"%s"' "$s"
 }
 
 json_field() {
-	printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
+printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
 }
 
 write_file() {
-	local path=$1 mode=${!2:-0644} tmp
-	mkdir -p "${!path%/*}"
-	tmp=$(mktemp "$path.XXXXXX")
-	cat >"$tmp"
-	chmod "$mode" "$tmp"
-	if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
-		rm -f "$tmp"
-		CHANGED=0
-	else
-		mv -f "$tmp" "$path"
-		CHANGED=1
-	fi
+local path=$1 mode=${!2:-0644} tmp
+mkdir -p "${!path%/*}"
+tmp=$(mktemp "$path.XXXXXX")
+cat >"$tmp"
+chmod "$mode" "$tmp"
+if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+rm -f "$tmp"
+CHANGED=0
+else
+mv -f "$tmp" "$path"
+CHANGED=1
+fi
 }
 
 identity() {
-	INSTANCE_ID=$(imds instance-id)
-	LOCAL_IP=$(imds local-ipv4)
-	NODE=$(hostname -s)
-	local mac
-	mac=$(imds mac)
-	SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
-	VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-	log "instance $INSTANCE_ID, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
+INSTANCE_ID=$(imds instance-id)
+LOCAL_IP=$(imds local-ipv4)
+NODE=$(hostname -s)
+local mac
+mac=$(imds mac)
+SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
+VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
+log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 setup_proxy() {
-	[ -n "$PROXY" ] || return 0
-	local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${!HEAD_ADDRESS:+,$HEAD_ADDRESS}"
-	local c
-	for c in $VPC_CIDRS; do no="$no,$c"; done
-	export http_proxy=$PROXY https_proxy=$PROXY HTTP_PROXY=$PROXY HTTPS_PROXY=$PROXY no_proxy=$no NO_PROXY=$no
-	printf 'export http_proxy=%s https_proxy=%s HTTP_PROXY=%s HTTPS_PROXY=%s no_proxy=%s NO_PROXY=%s\n' \
-		"$PROXY" "$PROXY" "$PROXY" "$PROXY" "$no" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
-	printf '[Manager]\nDefaultEnvironment="http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' "$PROXY" "$PROXY" "$no" |
-		write_file "$ROOT/etc/systemd/system.conf.d/driftless-proxy.conf"
-	if [ "$CHANGED" = 1 ] && ! sandboxed; then systemctl daemon-reexec; fi
-	pkg_proxy
+[ -n "$PROXY" ] || return 0
+local no="localhost,127.0.0.1,169.254.169.254,.internal,$LOCAL_IP${!HEAD_ADDRESS:+,$HEAD_ADDRESS}" c
+for c in $VPC_CIDRS; do no="$no,$c"; done
+export http_proxy=$PROXY https_proxy=$PROXY no_proxy=$no
+printf 'export http_proxy=%s https_proxy=%s no_proxy=%s\n' "$PROXY" "$PROXY" "$no" | write_file "$ROOT/etc/profile.d/driftless-proxy.sh"
+printf '[Manager]\nDefaultEnvironment="http_proxy=%s" "https_proxy=%s" "no_proxy=%s"\n' "$PROXY" "$PROXY" "$no" |
+write_file "$ROOT/etc/systemd/system.conf.d/driftless-proxy.conf"
+if [ "$CHANGED" = 1 ] && ! sandboxed; then systemctl daemon-reexec; fi
+pkg_proxy
 }
 
 fetch() {
-	local url=$1 out=$2
-	case $url in
-	s3://*) s3_get "${!url#s3://}" "$out" ;;
-	http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
-	*) die "cannot fetch $url: not s3://, https:// or http://" ;;
-	esac
+local url=$1 out=$2
+case $url in
+s3://*) s3_get "${!url#s3://}" "$out" ;;
+http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
+*) die "cannot fetch $url: not s3://, https:// or http://" ;;
+esac
 }
 
 s3_get() {
-	local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
-	url=https://$bucket.s3.$REGION.amazonaws.com/$key
-	if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
-	role=$(imds iam/security-credentials/ | head -n 1)
-	creds=$(imds "iam/security-credentials/$role")
-	curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
-		--user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
-		-H "x-amz-security-token: $(json_field Token "$creds")" \
-		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
+local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
+url=https://$bucket.s3.$REGION.amazonaws.com/$key
+if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
+role=$(imds iam/security-credentials/ | head -n 1)
+creds=$(imds "iam/security-credentials/$role")
+curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
+--user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
+-H "x-amz-security-token: $(json_field Token "$creds")" \
+-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
 }
 
 site_script() {
-	local name=$1 url=$2 file
-	shift 2
-	[ -n "$url" ] || return 0
-	if [ -e "$STATE/$name.done" ]; then
-		log "$name already ran"
-		return 0
-	fi
-	file=$STATE/$name
-	fetch "$url" "$file"
-	chmod 0700 "$file"
-	log "running $name: $url $*"
-	"$file" "$@" || die "$name script $url exited with status $?"
-	touch "$STATE/$name.done"
+local name=$1 url=$2 file
+shift 2
+[ -n "$url" ] || return 0
+if [ -e "$STATE/$name.done" ]; then
+log "$name already ran"
+return 0
+fi
+file=$STATE/$name
+fetch "$url" "$file"
+chmod 0700 "$file"
+log "running $name: $url $*"
+"$file" "$@" || die "$name script $url exited with status $?"
+touch "$STATE/$name.done"
 }
 
 install_packages() {
-	local missing=() p
-	for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-	[ "${!#missing[@]}" -gt 0 ] || return 0
-	if sandboxed; then
-		log "sandbox: not installing ${!missing[*]}"
-		return 0
-	fi
-	if [ ! -e "$STATE/repos.done" ]; then
-		pkg_repos
-		touch "$STATE/repos.done"
-	fi
-	log "installing ${!missing[*]}"
-	retry 3 pkg_install "${!missing[@]}"
+local missing=() p
+for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+[ "${!#missing[@]}" -gt 0 ] || return 0
+if sandboxed; then
+log "sandbox: not installing ${!missing[*]}"
+return 0
+fi
+if [ ! -e "$STATE/repos.done" ]; then
+pkg_repos
+touch "$STATE/repos.done"
+fi
+log "installing ${!missing[*]}"
+retry 3 pkg_install "${!missing[@]}"
 }
 
 need() {
-	have "$1" || [ -x "/usr/sbin/$1" ] || die "$2"
+have "$1" || [ -x "/usr/sbin/$1" ] || die "$2"
 }
 
 service() {
-	local unit=$1
-	shift
-	if sandboxed; then
-		if [ -n "${!PIDFILE:-}" ] && [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-			if [ "${!RESTART:-0}" = 1 ]; then
-				kill "$(cat "$PIDFILE")"
-				wait_for 30 gone "$PIDFILE"
-			else
-				return 0
-			fi
-		fi
-		[ "$#" -gt 0 ] || return 0
-		log "sandbox: starting $*"
-		"$@"
-		return 0
-	fi
-	systemctl enable "$unit"
-	if [ "${!RESTART:-0}" = 1 ]; then
-		systemctl restart "$unit"
-	else
-		systemctl start "$unit"
-	fi
+local unit=$1
+shift
+if sandboxed; then
+if [ -n "${!PIDFILE:-}" ] && [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if [ "${!RESTART:-0}" = 1 ]; then
+kill "$(cat "$PIDFILE")"
+wait_for 30 gone "$PIDFILE"
+else
+return 0
+fi
+fi
+[ "$#" -gt 0 ] || return 0
+log "sandbox: starting $*"
+"$@"
+return 0
+fi
+systemctl enable "$unit"
+if [ "${!RESTART:-0}" = 1 ]; then
+systemctl restart "$unit"
+else
+systemctl start "$unit"
+fi
 }
 
 gone() { ! { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }; }
 
 wait_for() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 1
-	done
-	return 1
+local n=$1 i
+shift
+for ((i = 0; i < n; i++)); do
+"$@" && return 0
+sleep 1
+done
+return 1
 }
 
 boot_unit() {
-	sandboxed && return 0
-	write_file /usr/local/sbin/driftless-bootstrap 0755 <<'UNIT'
-#!/bin/bash
-set -euo pipefail
-t=$(curl -fsS --noproxy '*' --retry 10 --retry-connrefused -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-curl -fsS --noproxy '*' --retry 10 -H "X-aws-ec2-metadata-token: $t" -o /run/driftless-user-data http://169.254.169.254/latest/user-data
-exec /bin/bash /run/driftless-user-data
-UNIT
-	write_file /etc/systemd/system/driftless-bootstrap.service <<'UNIT'
-[Unit]
-Description=Driftless node bootstrap (re-run at boot)
-After=network-online.target cloud-final.service
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/driftless-bootstrap
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-	systemctl daemon-reload
-	systemctl enable driftless-bootstrap.service
+sandboxed && return 0
+local md=http://169.254.169.254/latest
+printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
+"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+write_file /etc/systemd/system/driftless-bootstrap.service
+systemctl daemon-reload
+systemctl enable driftless-bootstrap.service
 }
 
+scheduler_env() {
+printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
+printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+join_watch() {
+mkdir -p "$JOIN/done"
+write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"
+sandboxed && return 0
+printf '[Path]\nDirectoryNotEmpty=%s\n[Install]\nWantedBy=multi-user.target\n' "$JOIN" | write_file /etc/systemd/system/driftless-join.path
+printf '[Service]\nType=oneshot\nExecStart=/bin/bash %s/bootstrap.sh join\n' "$STATE" | write_file /etc/systemd/system/driftless-join.service
+systemctl daemon-reload
+systemctl enable --now driftless-join.path
+}
+
+
 pkg_repos() {
-	:
+:
 }
 pkg_install() { dnf install -y -q "$@"; }
 pkg_installed() { rpm -q "$1" >/dev/null 2>&1; }
 pkg_proxy() {
-	local f=$ROOT/etc/dnf/dnf.conf
-	[ -f "$f" ] || printf '[main]\n' >"$f"
-	sed -e '/^proxy=/d' -e "s|^\[main\]\$|[main]\nproxy=$PROXY|" "$f" | write_file "$f"
+local f=$ROOT/etc/dnf/dnf.conf
+[ -f "$f" ] || printf '[main]\n' >"$f"
+sed -e '/^proxy=/d' -e "s|^\[main\]\$|[main]\nproxy=$PROXY|" "$f" | write_file "$f"
 }
 MDADM_CONF=$ROOT/etc/mdadm.conf
 
 find_device() {
-	local want=${!1#/dev/} dev name
-	for dev in "/dev/$want" "/dev/xvd${!want#sd}"; do
-		if [ -b "$dev" ]; then echo "$dev"; return 0; fi
-	done
-	for dev in /dev/nvme*n1; do
-		[ -b "$dev" ] || continue
-		name=$(nvme id-ctrl --raw-binary "$dev" 2>/dev/null | dd bs=1 skip=3072 count=32 status=none | tr -d ' \000') || continue
-		if [ "${!name#/dev/}" = "$want" ]; then echo "$dev"; return 0; fi
-	done
-	return 1
+local want=${!1#/dev/} dev name
+for dev in "/dev/$want" "/dev/xvd${!want#sd}"; do
+if [ -b "$dev" ]; then echo "$dev"; return 0; fi
+done
+for dev in /dev/nvme*n1; do
+[ -b "$dev" ] || continue
+name=$(nvme id-ctrl --raw-binary "$dev" 2>/dev/null | dd bs=1 skip=3072 count=32 status=none | tr -d ' \000') || continue
+if [ "${!name#/dev/}" = "$want" ]; then echo "$dev"; return 0; fi
+done
+return 1
 }
 
 wait_device() {
-	local i
-	for ((i = 0; i < 120; i++)); do
-		find_device "$1" && return 0
-		sleep 5
-	done
-	die "volume $1 did not appear in 10 minutes"
+local i
+for ((i = 0; i < 120; i++)); do
+find_device "$1" && return 0
+sleep 5
+done
+die "volume $1 did not appear in 10 minutes"
 }
 
 mount_fs() {
-	local dir=$1 dev=$2 uuid type
-	if ! blkid -o value -s TYPE "$dev" >/dev/null 2>&1; then
-		log "formatting $dev for $dir"
-		mkfs.xfs -q "$dev"
-	fi
-	uuid=$(blkid -o value -s UUID "$dev")
-	type=$(blkid -o value -s TYPE "$dev")
-	mkdir -p "$dir"
-	grep -q "^UUID=$uuid " /etc/fstab || echo "UUID=$uuid $dir $type defaults,nofail 0 2" >>/etc/fstab
-	mountpoint -q "$dir" || mount "$dir"
+local dir=$1 dev=$2 uuid type
+if ! blkid -o value -s TYPE "$dev" >/dev/null 2>&1; then
+log "formatting $dev for $dir"
+mkfs.xfs -q "$dev"
+fi
+uuid=$(blkid -o value -s UUID "$dev")
+type=$(blkid -o value -s TYPE "$dev")
+mkdir -p "$dir"
+grep -q "^UUID=$uuid " /etc/fstab || echo "UUID=$uuid $dir $type defaults,nofail 0 2" >>/etc/fstab
+mountpoint -q "$dir" || mount "$dir"
 }
 mount_ebs() {
-	if sandboxed; then mkdir -p "$ROOT$1"; log "sandbox: $1 is a directory, not $2"; return 0; fi
-	mount_fs "$1" "$(wait_device "$2")"
+if sandboxed; then mkdir -p "$ROOT$1"; log "sandbox: $1 is a directory, not $2"; return 0; fi
+mount_fs "$1" "$(wait_device "$2")"
 }
 
 mount_raid() {
-	local dir=$1 level=$2 md=/dev/md/driftless devs=() d
-	shift 2
-	if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not RAID $level over $*"; return 0; fi
-	for d in "$@"; do devs+=("$(wait_device "$d")"); done
-	if [ ! -e "$md" ]; then
-		if mdadm --examine "${!devs[0]}" >/dev/null 2>&1; then
-			mdadm --assemble "$md" "${!devs[@]}"
-		else
-			log "creating RAID $level over ${!devs[*]}"
-			mdadm --create "$md" --run --level="$level" --raid-devices="${!#devs[@]}" --name=driftless "${!devs[@]}"
-		fi
-	fi
-	mdadm --detail --scan | write_file "$MDADM_CONF"
-	mount_fs "$dir" "$md"
+local dir=$1 level=$2 md=/dev/md/driftless devs=() d
+shift 2
+if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not RAID $level over $*"; return 0; fi
+for d in "$@"; do devs+=("$(wait_device "$d")"); done
+if [ ! -e "$md" ]; then
+if mdadm --examine "${!devs[0]}" >/dev/null 2>&1; then
+mdadm --assemble "$md" "${!devs[@]}"
+else
+log "creating RAID $level over ${!devs[*]}"
+mdadm --create "$md" --run --level="$level" --raid-devices="${!#devs[@]}" --name=driftless "${!devs[@]}"
+fi
+fi
+mdadm --detail --scan | write_file "$MDADM_CONF"
+mount_fs "$dir" "$md"
 }
 
 mount_efs() {
-	local dir=$1 src=$2.efs.$REGION.amazonaws.com:/
-	if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not $src"; return 0; fi
-	mkdir -p "$dir"
-	grep -q " $dir nfs4 " /etc/fstab ||
-		echo "$src $dir nfs4 nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev,nofail 0 0" >>/etc/fstab
-	mountpoint -q "$dir" || retry 60 mount "$dir"
+local dir=$1 src=$2.efs.$REGION.amazonaws.com:/
+if sandboxed; then mkdir -p "$ROOT$dir"; log "sandbox: $dir is a directory, not $src"; return 0; fi
+mkdir -p "$dir"
+grep -q " $dir nfs4 " /etc/fstab ||
+echo "$src $dir nfs4 nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev,nofail 0 0" >>/etc/fstab
+mountpoint -q "$dir" || retry 60 mount "$dir"
 }
 
 mount_all() {
-	mount_ebs '/shared' '/dev/sdf'
-	mount_raid '/raid' 0 '/dev/sdk' '/dev/sdl'
-	mount_efs '/efs' '${SharedFileSystem}'
-	:
+mount_ebs '/shared' '/dev/sdf'
+mount_raid '/raid' 0 '/dev/sdk' '/dev/sdl'
+mount_efs '/efs' '${SharedFileSystem}'
+:
 }
 
 export_dirs() {
-	local scope=$VPC_CIDRS d c
-	mkdir -p "$ROOT/home" "$SHARED"
-	for d in "$@"; do
-		for c in $scope; do
-			printf '%s %s(rw,sync,no_subtree_check,no_root_squash)\n' "$d" "$c"
-		done
-	done | write_file "$ROOT/etc/exports.d/driftless.exports"
-	if sandboxed; then log "sandbox: exports written, not served"; return 0; fi
-	service nfs-server
-	exportfs -ra
+local scope=$VPC_CIDRS d c
+mkdir -p "$ROOT/home" "$SHARED"
+for d in "$@"; do
+for c in $scope; do
+printf '%s %s(rw,sync,no_subtree_check,no_root_squash)\n' "$d" "$c"
+done
+done | write_file "$ROOT/etc/exports.d/driftless.exports"
+if sandboxed; then log "sandbox: exports written, not served"; return 0; fi
+service nfs-server
+exportfs -ra
 }
 
-NOTORQUE='Amazon Linux 2023 packages no Torque: use an image with Torque installed and set headNode.schedulerPreinstalled'
+NOTORQUE='Amazon Linux 2023 has no Torque package: use an image with Torque (headNode.schedulerPreinstalled)'
 JOIN=$SHARED/torque-join
 scheduler_head() {
-	sandboxed && die "the Torque bootstrap has no sandbox mode"
-	need pbs_server "$NOTORQUE"
-	local q=${!QUEUES[0]}
-	mkdir -p "$JOIN/done"
-	echo "$NODE" | write_file /var/spool/torque/server_name
-	RESTART=0 service trqauthd
-	if [ ! -e /var/spool/torque/server_priv/serverdb ]; then pbs_server -t create -f; sleep 2; qterm -t quick || true; fi
-	service pbs_server
-	service pbs_sched
-	wait_for 60 qmgr -c 'list server' >/dev/null || die "pbs_server does not answer"
-	qmgr -c "list queue $q" >/dev/null 2>&1 || qmgr -c "create queue $q queue_type=execution"
-	qmgr -c "set queue $q enabled=true" -c "set queue $q started=true" -c "set server default_queue=$q" -c 'set server scheduling=true'
-	write_file /usr/local/sbin/driftless-torque-join 0755 <<JOINER
-#!/bin/bash
-set -euo pipefail
-cd "$JOIN"
-for req in *; do
-	[ -f "\$req" ] || continue
-	case \$req in *[!A-Za-z0-9.-]*) rm -f "\$req"; continue ;; esac
-	read -r id np <"\$req"
-	qmgr -c "list node \$req" >/dev/null 2>&1 || qmgr -c "create node \$req np=\$np,note=\$id"
-	mv -f "\$req" "done/\$req"
+sandboxed && die "the Torque bootstrap has no sandbox mode"
+need pbs_server "$NOTORQUE"
+local q=${!QUEUES[0]}
+echo "$NODE" | write_file /var/spool/torque/server_name
+service trqauthd
+if [ ! -e /var/spool/torque/server_priv/serverdb ]; then pbs_server -t create -f; sleep 2; qterm -t quick || true; fi
+service pbs_server
+service pbs_sched
+wait_for 60 qmgr -c 'list server' >/dev/null || die "pbs_server does not answer"
+qmgr -c "list queue $q" >/dev/null 2>&1 || qmgr -c "create queue $q queue_type=execution"
+qmgr -c "set queue $q enabled=true" -c "set queue $q started=true" -c "set server default_queue=$q" -c 'set server scheduling=true'
+join_watch
+scheduler_env "PBS_DEFAULT=$NODE"
+log "pbs_server is up; queue $q"
+}
+
+scheduler_join() {
+local req h id np
+for req in "$JOIN"/*; do
+[ -f "$req" ] || continue
+h=${!req##*/}
+case $h in *[!A-Za-z0-9.-]*) rm -f "$req"; continue ;; esac
+read -r id np <"$req"
+qmgr -c "list node $h" >/dev/null 2>&1 || qmgr -c "create node $h np=$np,note=$id"
+mv -f "$req" "$JOIN/done/$h"
+log "added node $h ($id)"
 done
-JOINER
-	write_file /etc/systemd/system/driftless-torque-join.path <<UNIT
-[Path]
-DirectoryNotEmpty=$JOIN
-[Install]
-WantedBy=multi-user.target
-UNIT
-	write_file /etc/systemd/system/driftless-torque-join.service <<UNIT
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/driftless-torque-join
-UNIT
-	systemctl daemon-reload
-	systemctl enable --now driftless-torque-join.path
-	: | write_file "$ROOT/etc/driftless/scheduler.env"
-	log "pbs_server is up; queue $q"
 }
 
 signal() {
-	if [ -e "$STATE/signalled" ]; then log "CloudFormation was already told; not sending $1"; return 0; fi
-	[ -n "$WAIT_HANDLE" ] || return 0
-	local body
-	body="{\"Status\":\"$1\",\"Reason\":$(json_string "$2"),\"UniqueId\":\"head-node\",\"Data\":$(json_string "$INSTANCE_ID")}"
-	curl -fsS --retry 5 -X PUT -H 'Content-Type:' --data-binary "$body" "$WAIT_HANDLE"
-	touch "$STATE/signalled"
-	log "signalled $1 to CloudFormation"
+if [ -e "$STATE/signalled" ]; then log "CloudFormation was already told; not sending $1"; return 0; fi
+[ -n "$WAIT_HANDLE" ] || return 0
+local body
+body="{\"Status\":\"$1\",\"Reason\":$(json_string "$2"),\"UniqueId\":\"head-node\",\"Data\":$(json_string "$INSTANCE_ID")}"
+curl -fsS --retry 5 -X PUT -H 'Content-Type:' --data-binary "$body" "$WAIT_HANDLE"
+touch "$STATE/signalled"
+log "signalled $1 to CloudFormation"
 }
 
 failed() {
-	INSTANCE_ID=${!INSTANCE_ID:-unknown}
-	signal FAILURE "head node bootstrap failed in step $STEP (exit $1); last lines of $LOG: $(tail -n 12 "$LOG" | cut -c 1-160 | tail -c 900)"
+INSTANCE_ID=${!INSTANCE_ID:-unknown}
+signal FAILURE "head node bootstrap failed in step $STEP (exit $1); last lines of $LOG: $(tail -n 12 "$LOG" | cut -c 1-160 | tail -c 900)"
 }
-
+if [ "${!1:-}" = join ]; then
+STEP="join"
+scheduler_join
+exit 0
+fi
 log "bootstrap of the head node of $CLUSTER (stack $STACK) starts"
 step identity
 identity
