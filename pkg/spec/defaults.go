@@ -15,6 +15,10 @@ const DefaultMountDir = "/shared"
 
 // loginUsers is the default user of each base OS's images.
 var loginUsers = map[string]string{
+	"alinux2023": "ec2-user",
+	"ubuntu2204": "ubuntu",
+	"ubuntu2404": "ubuntu",
+	"rocky9":     "rocky",
 	"alinux2":    "ec2-user",
 	"centos7":    "centos",
 	"ubuntu1804": "ubuntu",

@@ -63,8 +63,12 @@ func schemaRuleCases() []ruleCase {
 			"c.yaml:10:9: baseOS: must be alinux2 with awsbatch, not `centos7`",
 		}},
 		{name: "base OS misspelt", edits: []string{"vpc: vpc-0123456789abcdef0\n", "vpc: vpc-0123456789abcdef0\nbaseOS: alinux\n"}, want: []string{
-			"c.yaml:6:9: baseOS: must be `alinux2`, `centos7`, `ubuntu1804` or `ubuntu2004`, not `alinux`; did you mean `alinux2`?",
+			"c.yaml:6:9: baseOS: must be `alinux2023`, `ubuntu2204`, `ubuntu2404`, `rocky9`, `alinux2`, `centos7`, `ubuntu1804` or `ubuntu2004`, not `alinux`; did you mean `alinux2`?",
 		}},
+		{name: "schedulerPreinstalled without ami", edits: []string{"  sshFrom: 203.0.113.0/24\n", "  sshFrom: 203.0.113.0/24\n  schedulerPreinstalled: true\n"}, want: []string{
+			"c.yaml:10:26: headNode.schedulerPreinstalled: needs headNode.ami: the images Driftless picks have no scheduler installed",
+		}},
+		{name: "schedulerPreinstalled with ami", edits: []string{"  sshFrom: 203.0.113.0/24\n", "  sshFrom: 203.0.113.0/24\n  schedulerPreinstalled: true\n  ami: ami-0123456789abcdef0\n"}},
 		{name: "two queues with sge", edits: []string{"scheduler: slurm", "scheduler: sge", queueEnd, queueEnd + "  - name: more\n    instanceType: c5.large\n    maxNodes: 2\n"}, want: []string{
 			"c.yaml:10:1: compute: has 2 queues; only slurm clusters can have more than one (scheduler is sge)",
 		}},

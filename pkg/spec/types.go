@@ -26,10 +26,12 @@ type Cluster struct {
 	// VPC is the id of the VPC the cluster's subnets belong to.
 	VPC string `json:"vpc" spec:"required,kind=vpc"`
 	// BaseOS is the operating system of every node. With awsbatch it
-	// must be alinux2.
-	BaseOS string `json:"baseOS,omitempty" spec:"enum=alinux2|centos7|ubuntu1804|ubuntu2004" default:"alinux2"`
+	// must be alinux2. alinux2, centos7, ubuntu1804 and ubuntu2004 are
+	// past their end of life and package no Slurm the node bootstrap can
+	// use (docs/nodes.md).
+	BaseOS string `json:"baseOS,omitempty" spec:"enum=alinux2023|ubuntu2204|ubuntu2404|rocky9|alinux2|centos7|ubuntu1804|ubuntu2004" default:"alinux2"`
 	// LoginUser is the user people log in as on the head node.
-	LoginUser string `json:"loginUser,omitempty" spec:"kind=loginUser" docDefault:"the base OS's user: ec2-user (alinux2), centos (centos7), ubuntu (ubuntu1804, ubuntu2004)"`
+	LoginUser string `json:"loginUser,omitempty" spec:"kind=loginUser" docDefault:"the base OS's user: ec2-user (alinux2023, alinux2), ubuntu (ubuntu2204, ubuntu2404, ubuntu1804, ubuntu2004), rocky (rocky9), centos (centos7)"`
 	// HeadNode describes the cluster's head node.
 	HeadNode HeadNode `json:"headNode" spec:"required"`
 	// Compute lists the compute queues, each an Auto Scaling group. Slurm
@@ -73,6 +75,10 @@ type HeadNode struct {
 	// AMI is a custom image for the head node and the compute nodes,
 	// built from the base OS; by default Driftless picks its own.
 	AMI string `json:"ami,omitempty" spec:"kind=ami"`
+	// SchedulerPreinstalled says the custom AMI already has the
+	// scheduler, laid out as the base OS's packages lay it out: the node
+	// bootstrap installs none of its packages. Needs ami.
+	SchedulerPreinstalled bool `json:"schedulerPreinstalled,omitempty"`
 	// RootVolumeSize is the head node's root volume in GiB; by default the
 	// size of the image's root snapshot.
 	RootVolumeSize int `json:"rootVolumeSize,omitempty" spec:"min=8,max=16384"`

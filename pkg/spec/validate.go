@@ -47,6 +47,9 @@ func validateScheduler(c *Cluster, d *decoder) {
 	if d.present("batch") && d.ok("batch") {
 		d.errorf(d.keyAt("batch"), "batch", "is only used with the awsbatch scheduler, not with %s", c.Scheduler)
 	}
+	if c.HeadNode.SchedulerPreinstalled && c.HeadNode.AMI == "" && d.ok("headNode.ami") {
+		d.errorf(d.at("headNode.schedulerPreinstalled"), "headNode.schedulerPreinstalled", "needs headNode.ami: the images Driftless picks have no scheduler installed")
+	}
 	if !d.ok("compute") {
 		return
 	}
