@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftless/driftless/internal/testbed/faults"
+	"github.com/driftless/driftless/pkg/awsclient"
 	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/reconcile"
 	"github.com/driftless/driftless/pkg/render"
@@ -457,4 +458,46 @@ log:
 		t.Fatal(err)
 	}
 	return path
+}
+
+// stackFailuresRun drives the failed stack states through the daemon, for
+// TestIAMPolicy: a failed rollback continued, a stack that never came up
+// explained from its events, and a failed delete retried and its
+// leftovers listed. moto has none of these states; the proxy makes them.
+func stackFailuresRun(t *testing.T) []awsclient.Call {
+	b := newBed(t)
+	proxy := b.behindProxy(4)
+	b.cfg.Prune, b.cfg.PruneLimit = true, -1
+	b.repo.Commit(t, "three clusters", map[string]string{
+		"clusters/alpha.yaml": clusterSpec(b.net, "alpha", "slurm", 4),
+		"clusters/beta.yaml":  clusterSpec(b.net, "beta", "slurm", 4),
+		"clusters/gamma.yaml": clusterSpec(b.net, "gamma", "slurm", 4),
+	})
+	d := b.start()
+	b.cycle(d)
+
+	alpha, beta, gamma := render.StackName("alpha"), render.StackName("beta"), render.StackName("gamma")
+	proxy.SetStatus(alpha, "UPDATE_ROLLBACK_FAILED", "")
+	proxy.Handle("ContinueUpdateRollback", func(c faults.Call) faults.Answer {
+		proxy.SetStatus(c.Stack, "UPDATE_ROLLBACK_COMPLETE", "")
+		return faults.EmptyResult("ContinueUpdateRollback")
+	})
+	proxy.SetStatus(gamma, "ROLLBACK_COMPLETE", "")
+	proxy.AddEvents(gamma,
+		faults.Event{Resource: gamma, Type: "AWS::CloudFormation::Stack", Status: "CREATE_IN_PROGRESS"},
+		faults.Event{Resource: "HeadNode", Type: "AWS::EC2::Instance", Status: "CREATE_FAILED", Reason: "insufficient capacity"})
+	proxy.SetStatus(beta, "DELETE_FAILED", "")
+	b.repo.Commit(t, "retire beta", nil, "clusters/beta.yaml")
+
+	rep, err := d.reconciler.Reconcile(t.Context())
+	if err != nil {
+		t.Fatalf("cycle: %v", err)
+	}
+	want := map[string]diff.Action{"alpha": diff.ContinueRollback, "beta": diff.Delete, "gamma": diff.Blocked}
+	for c, a := range want {
+		if o := findOutcome(rep, c); o.Change.Action != a || o.Err == nil {
+			t.Errorf("%s: %s %v, want %s and its failure reported", c, o.Change.Action, o.Err, a)
+		}
+	}
+	return b.calls.all()
 }

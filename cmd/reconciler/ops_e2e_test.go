@@ -78,6 +78,7 @@ var iamRuns = []opsRun{
 	{"reconcile loop", func(t *testing.T) []awsclient.Call { return operationsRun(t, nil).calls.all() }},
 	{"drift and approvals", driftRun},
 	{"pre-flight checks", preflightCalls},
+	{"stack failures", stackFailuresRun},
 }
 
 func (c *calls) all() []awsclient.Call {
