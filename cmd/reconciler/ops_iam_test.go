@@ -29,8 +29,8 @@ var iamPrefix = map[string]string{
 type policyDoc struct {
 	Version   string
 	Statement []struct {
-		Sid      string
-		Effect   string
+		Sid       string
+		Effect    string
 		Action    []string
 		Resource  any
 		Condition map[string]map[string]any
