@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
+	"unicode"
 )
 
 // Role says what a node is in its cluster.
@@ -199,11 +201,12 @@ func Render(cfg Config) (string, error) {
 	} else {
 		v.SchedPkgs = o.Packages[cfg.Scheduler+"-compute"]
 	}
+	v.Packages = unique(v.Packages)
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, string(cfg.Role)+".sh.tmpl", v); err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}
-	text := strings.ReplaceAll(dropUnused(stripComments(buf.String())), "${", "${!")
+	text := strings.ReplaceAll(stripComments(dropUnused(stripComments(buf.String()))), "${", "${!")
 	text, err = unsentinel(text)
 	if err != nil {
 		return "", err
@@ -247,6 +250,17 @@ func stripComments(s string) string {
 		out = append(out, t)
 	}
 	return strings.Join(out, "\n")
+}
+
+// unique drops repeated names, keeping the first of each.
+func unique(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 var funcDef = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\(\) \{`)
@@ -328,6 +342,9 @@ func check(cfg Config) error {
 		return fmt.Errorf("bootstrap: unknown role %q", cfg.Role)
 	}
 	for _, q := range append([]string{cfg.Queue}, cfg.Queues...) {
+		if q != "" && !strings.ContainsFunc(q, func(r rune) bool { return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) }) {
+			return fmt.Errorf("bootstrap: queue name %q has no letter or digit", q)
+		}
 		if q != "" && !queueName.MatchString(q) {
 			return fmt.Errorf("bootstrap: queue name %q is not a scheduler name (letters, digits, - and _)", q)
 		}

@@ -162,8 +162,11 @@ func (b *builder) group(q *spec.Queue) Group {
 	minNodes, initial, maxNodes := queueSizes(q)
 	lt := idLaunchTemplate(q.Name)
 	tags := b.resourceTags(name, map[string]string{TagQueue: q.Name})
+	// The nodes mount the head node's exports and join its scheduler:
+	// they start once the head node has signalled that it is ready.
 	b.addResource(idGroup(q.Name), resource{
-		Type: "AWS::AutoScaling::AutoScalingGroup",
+		Type:      "AWS::AutoScaling::AutoScalingGroup",
+		DependsOn: []string{idHeadNodeWaitCondition},
 		Properties: map[string]any{
 			"AutoScalingGroupName": name,
 			"MinSize":              strconv.Itoa(minNodes),

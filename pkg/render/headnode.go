@@ -72,6 +72,9 @@ func (b *builder) headNode() {
 		DependsOn:  dependsOn,
 		Properties: props,
 	})
+	if c.Scheduler != schedulerBatch {
+		b.waitCondition()
+	}
 	// The configuration lives in a parameter of its own rather than in the
 	// instance's Metadata: a queue's new maximum then changes the parameter
 	// only. CloudFormation would update Metadata without interrupting the

@@ -38,9 +38,40 @@ type osInfo struct {
 // moto 5.2.5 resolves the Amazon Linux parameters from a snapshot it ships
 // (moto/ssm/resources/ami-amazon-linux-latest/<region>.json.gz) but not
 // Canonical's: against the emulator, an Ubuntu cluster needs headNode.ami.
-// CentOS publishes no SSM parameter for its images, so a centos7 cluster
-// must name its AMI.
+// CentOS and Rocky Linux publish no SSM parameter for their images, so a
+// centos7 or rocky9 cluster must name its AMI.
 var baseOSes = map[string]osInfo{
+	"alinux2023": {
+		images: map[string]string{
+			archX86:   "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+			archArm64: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+		},
+		paramPrefix: "Alinux2023",
+		rootDevice:  "/dev/xvda",
+		loginUser:   "ec2-user",
+	},
+	"ubuntu2204": {
+		images: map[string]string{
+			archX86:   "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
+			archArm64: "/aws/service/canonical/ubuntu/server/22.04/stable/current/arm64/hvm/ebs-gp2/ami-id",
+		},
+		paramPrefix: "Ubuntu2204",
+		rootDevice:  "/dev/sda1",
+		loginUser:   "ubuntu",
+	},
+	"ubuntu2404": {
+		images: map[string]string{
+			archX86:   "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
+			archArm64: "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id",
+		},
+		paramPrefix: "Ubuntu2404",
+		rootDevice:  "/dev/sda1",
+		loginUser:   "ubuntu",
+	},
+	"rocky9": {
+		rootDevice: "/dev/sda1",
+		loginUser:  "rocky",
+	},
 	"alinux2": {
 		images: map[string]string{
 			archX86:   "/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2",

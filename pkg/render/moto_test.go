@@ -25,8 +25,11 @@ import (
 const envMotoEndpoint = "DRIFTLESS_MOTO_ENDPOINT"
 
 // motoSkips are the resource types moto 5.2.5 skips with a warning while
-// the stack still reaches CREATE_COMPLETE.
-var motoSkips = []string{"AWS::EC2::PlacementGroup", "AWS::EC2::SecurityGroupEgress"}
+// the stack still reaches CREATE_COMPLETE. Wait conditions and their
+// handles it treats as done at once, without listing them; nothing
+// signals them there.
+var motoSkips = []string{"AWS::EC2::PlacementGroup", "AWS::EC2::SecurityGroupEgress",
+	"AWS::CloudFormation::WaitCondition", "AWS::CloudFormation::WaitConditionHandle"}
 
 // motoClients are the SDK clients of one emulator.
 type motoClients struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/driftless/driftless/pkg/bootstrap"
 	"github.com/driftless/driftless/pkg/spec"
 )
 
@@ -56,6 +57,11 @@ type NodeConfig struct {
 	Scaling *ScalingConfig `json:"scaling,omitempty"`
 	// Batch names the AWS Batch resources the head node submits to.
 	Batch *BatchConfig `json:"batch,omitempty"`
+	// SchedulerPreinstalled says the image has the scheduler already.
+	SchedulerPreinstalled bool `json:"schedulerPreinstalled,omitempty"`
+	// ExportTo is who may mount the head node's NFS exports: subnet or
+	// vpc (when a queue lives in another subnet); head node only.
+	ExportTo string `json:"exportTo,omitempty"`
 }
 
 // Script is a script a node fetches and runs as root with its arguments.
@@ -165,13 +171,16 @@ func (cfg NodeConfig) SubText() (string, error) {
 // maxUserData is the largest user data EC2 accepts, before base64.
 const maxUserData = 16 << 10
 
-// UserData returns the user data of a node: a shell script that writes the
-// node's configuration to /etc/driftless/node.json, or for the head node,
-// whose configuration lives in an SSM parameter, the identity needed to
-// fetch it. The text is meant for Fn::Sub (see SubText). The bootstrap
-// that installs the scheduler and mounts the shared directories builds on
-// this file.
+// UserData returns the user data of a node, meant for Fn::Sub (see
+// SubText): for slurm, sge and torque the node bootstrap of pkg/bootstrap
+// (scheduler, shared storage, site scripts; the head node signals its
+// wait condition). The head node of an awsbatch cluster gets a script
+// that writes its identity to /etc/driftless/node.json; its full
+// configuration lives in an SSM parameter.
 func UserData(cfg NodeConfig) (string, error) {
+	if cfg.Scheduler != schedulerBatch {
+		return bootstrap.Render(bootstrapConfig(cfg))
+	}
 	body := cfg
 	if cfg.Role == RoleHead {
 		body = NodeConfig{
@@ -223,6 +232,7 @@ func HeadNodeConfig(c *spec.Cluster) NodeConfig {
 		}
 	} else {
 		cfg.Scaling = &ScalingConfig{IdleTime: c.Scaling.IdleTime.String(), ScaleUp: c.Scaling.ScaleUp}
+		cfg.ExportTo = exportScope(c)
 	}
 	return cfg
 }
@@ -249,6 +259,8 @@ func baseNodeConfig(c *spec.Cluster, role Role) NodeConfig {
 		PreInstall:  script(c.Bootstrap.PreInstall),
 		PostInstall: script(c.Bootstrap.PostInstall),
 		Mounts:      mounts(c, role),
+
+		SchedulerPreinstalled: c.HeadNode.SchedulerPreinstalled,
 	}
 }
 

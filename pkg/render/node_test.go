@@ -118,7 +118,7 @@ func TestUserData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"#!/bin/bash\n", `"queue": "compute"`, `"headNodeAddress": "${HeadNode.PrivateIp}"`} {
+	for _, want := range []string{"#!/bin/bash\n", `QUEUE='compute'`, `HEAD_ADDRESS='${HeadNode.PrivateIp}'`} {
 		if !strings.Contains(compute, want) {
 			t.Errorf("compute user data lacks %q:\n%s", want, compute)
 		}

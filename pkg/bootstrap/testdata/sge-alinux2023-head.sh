@@ -235,7 +235,6 @@ systemctl daemon-reload
 systemctl enable --now driftless-join.path
 }
 
-
 pkg_repos() {
 :
 }
@@ -444,7 +443,7 @@ step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
 sge_preseed
-install_packages curl nfs-utils xfsprogs nvme-cli nfs-utils mdadm
+install_packages curl nfs-utils xfsprogs nvme-cli mdadm
 step storage
 mount_all
 step nfs

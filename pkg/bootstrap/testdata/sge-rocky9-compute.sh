@@ -64,7 +64,6 @@ curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
-
 json_field() {
 printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
 }
@@ -211,8 +210,6 @@ systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
 }
 
-
-
 ask_join() {
 [ -e "$JOIN/done/$NODE" ] && return 0
 printf '%s %s\n' "$INSTANCE_ID" "$(nproc)" | write_file "$JOIN/$NODE"
@@ -275,7 +272,6 @@ sandboxed && return 0
 have debconf-set-selections || return 0
 printf '%s shared/gridengineconfig boolean false\n' gridengine-common gridengine-master gridengine-exec | debconf-set-selections
 }
-
 
 scheduler_compute() {
 need sge_execd "$NOSGE"

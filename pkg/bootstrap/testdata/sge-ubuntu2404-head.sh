@@ -235,7 +235,6 @@ systemctl daemon-reload
 systemctl enable --now driftless-join.path
 }
 
-
 pkg_repos() {
 apt-get update -q
 }

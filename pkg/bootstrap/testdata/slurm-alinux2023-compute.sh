@@ -64,7 +64,6 @@ curl -fsS --noproxy '*' --retry 5 --retry-connrefused \
 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
-
 json_field() {
 printf '%s\n' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
 }
@@ -210,9 +209,6 @@ write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
 }
-
-
-
 
 pkg_repos() {
 :

@@ -225,8 +225,6 @@ printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
 }
 
-
-
 pkg_repos() {
 dnf install -y -q epel-release
 dnf config-manager --set-enabled crb
@@ -433,7 +431,7 @@ setup_proxy
 step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
-install_packages curl nfs-utils xfsprogs nvme-cli nfs-utils mdadm
+install_packages curl nfs-utils xfsprogs nvme-cli mdadm
 install_packages slurm slurm-slurmctld munge
 step storage
 mount_all

@@ -225,8 +225,6 @@ printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
 }
 
-
-
 pkg_repos() {
 apt-get update -q
 }

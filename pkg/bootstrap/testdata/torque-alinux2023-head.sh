@@ -235,7 +235,6 @@ systemctl daemon-reload
 systemctl enable --now driftless-join.path
 }
 
-
 pkg_repos() {
 :
 }
@@ -392,7 +391,7 @@ setup_proxy
 step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
-install_packages curl nfs-utils xfsprogs nvme-cli nfs-utils mdadm
+install_packages curl nfs-utils xfsprogs nvme-cli mdadm
 step storage
 mount_all
 step nfs

@@ -235,7 +235,6 @@ systemctl daemon-reload
 systemctl enable --now driftless-join.path
 }
 
-
 pkg_repos() {
 dnf install -y -q epel-release
 dnf config-manager --set-enabled crb
@@ -393,7 +392,7 @@ setup_proxy
 step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
-install_packages curl nfs-utils xfsprogs nvme-cli nfs-utils mdadm
+install_packages curl nfs-utils xfsprogs nvme-cli mdadm
 install_packages torque-server torque-scheduler torque-client
 step storage
 mount_all
