@@ -37,6 +37,8 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Timeouts bound the waits on CloudFormation.
 	StackTimeout time.Duration `yaml:"stackTimeout"`
+	// Fleet runs each live cluster's fleet loop (fleet.go).
+	Fleet FleetConfig `yaml:"fleet"`
 }
 
 // RepoConfig is the cluster repo: a git remote, or a local directory.
@@ -217,6 +219,7 @@ func (c *Config) defaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	c.Fleet.defaults()
 }
 
 func (c *Config) validate() []string {
@@ -298,6 +301,7 @@ func (c *Config) validate() []string {
 	default:
 		bad("log.format must be text or json, got %q", c.Log.Format)
 	}
+	errs = append(errs, c.Fleet.validate()...)
 	return errs
 }
 

@@ -117,6 +117,8 @@ type service struct {
 	reg     *prometheus.Registry
 	rec     *recorders
 	metrics *serviceMetrics
+	// fleet runs the fleet loops beside the reconcile loop (fleet.go).
+	fleet *fleetRunner
 	// trigger asks for a cycle now: webhooks and directory changes send
 	// on it, the running generation takes from it.
 	trigger chan struct{}
@@ -169,6 +171,9 @@ func newService(ctx context.Context, o serviceOptions) (*service, error) {
 	s.metrics = newServiceMetrics(s.refused, s.statuses)
 	if err := s.metrics.Register(s.reg); err != nil {
 		return nil, fmt.Errorf("register service metrics: %w", err)
+	}
+	if s.fleet, err = newFleetRunner(s.log, s.reg, s.rec.aws, o.hook, s.now); err != nil {
+		return nil, err
 	}
 	g, err := s.build(ctx, cfg, nil)
 	if err != nil {
@@ -262,6 +267,7 @@ func (s *service) run(ctx context.Context, reload <-chan struct{}) error {
 
 	configChanged := make(chan struct{}, 1)
 	go s.watchConfig(ctx, configChanged)
+	s.fleet.start(ctx)
 	s.start(ctx, s.cur.Load())
 	attrs := []any{"version", version, "listen", ln.Addr().String(), "repo", repoDisplay(cfg), "region", cfg.AWS.Region}
 	if cfg.Webhook.Enabled() {
@@ -315,6 +321,7 @@ func (s *service) stop(cur *generation, err error) error {
 	case <-time.After(10 * time.Second):
 		s.log.Warn("the reconcile loop did not stop within 10s")
 	}
+	s.fleet.stop(10 * time.Second)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -364,6 +371,9 @@ func (s *service) afterCycle(g *generation, rep *reconcile.Report, err error) {
 		}
 	}
 	s.shown.Store(g)
+	if err == nil {
+		s.fleet.sync(g.cfg, rep)
+	}
 	_ = s.opts.notify.Status(s.statusLine(g, rep, err))
 }
 

@@ -79,6 +79,7 @@ var iamRuns = []opsRun{
 	{"drift and approvals", driftRun},
 	{"pre-flight checks", preflightCalls},
 	{"stack failures", stackFailuresRun},
+	{"fleet loop", fleetRun},
 }
 
 func (c *calls) all() []awsclient.Call {
