@@ -85,10 +85,12 @@ type Config struct {
 	Queue string
 	// Queues are the queue names, head node only.
 	Queues []string
-	// MaxNodes is the most compute nodes the queues together may have,
-	// head node only; it sizes Slurm's MaxNodeCount.
-	MaxNodes  int
-	LoginUser string
+	// HeadParameter is the SSM parameter holding the head node's
+	// configuration as JSON ({"queues": [{"name", "maxNodes"}...]}); a
+	// Slurm head node reads its partitions from it at boot and every
+	// minute, so queues change without a new user data.
+	HeadParameter string
+	LoginUser     string
 	// SchedulerPreinstalled says the image already has the scheduler: no
 	// scheduler package is installed.
 	SchedulerPreinstalled bool
@@ -155,10 +157,6 @@ type view struct {
 	HasEBS     bool
 	HasRAID    bool
 	HasEFS     bool
-	// SlurmMaxNodes is MaxNodeCount: room for every queue's maximum,
-	// rounded up so resizing a queue rarely changes the head node's
-	// script.
-	SlurmMaxNodes int
 }
 
 // Render returns the user data of one node in Fn::Sub form: "${!" stands
@@ -194,10 +192,6 @@ func Render(cfg Config) (string, error) {
 			v.Packages = append(v.Packages, o.Packages[pkgRAID]...)
 		}
 		v.SchedPkgs = o.Packages[cfg.Scheduler+"-head"]
-		v.SlurmMaxNodes = 1024
-		for v.SlurmMaxNodes < cfg.MaxNodes {
-			v.SlurmMaxNodes *= 2
-		}
 	} else {
 		v.SchedPkgs = o.Packages[cfg.Scheduler+"-compute"]
 	}
@@ -325,8 +319,11 @@ func check(cfg Config) error {
 	}
 	switch cfg.Role {
 	case RoleHead:
-		if len(cfg.Queues) == 0 {
-			return errors.New("bootstrap: the head node needs at least one queue")
+		if len(cfg.Queues) == 0 && cfg.Scheduler != "slurm" {
+			return errors.New("bootstrap: the head node needs its queue")
+		}
+		if cfg.Scheduler == "slurm" && !strings.HasPrefix(cfg.HeadParameter, "/") {
+			return fmt.Errorf("bootstrap: a Slurm head node needs the SSM parameter of its configuration, not %q", cfg.HeadParameter)
 		}
 		if cfg.ExportTo != ExportSubnet && cfg.ExportTo != ExportVPC {
 			return fmt.Errorf("bootstrap: export scope %q is neither %s nor %s", cfg.ExportTo, ExportSubnet, ExportVPC)
@@ -369,7 +366,7 @@ func check(cfg Config) error {
 			return fmt.Errorf("bootstrap: bad variable name %q", m.FileSystem.Sub)
 		}
 	}
-	all := []string{cfg.Cluster, cfg.Stack, cfg.Region, cfg.Proxy, cfg.LoginUser}
+	all := []string{cfg.Cluster, cfg.Stack, cfg.Region, cfg.Proxy, cfg.LoginUser, cfg.HeadParameter}
 	for _, s := range []*Script{cfg.PreInstall, cfg.PostInstall} {
 		if s != nil {
 			all = append(append(all, s.URL), s.Args...)

@@ -23,8 +23,8 @@ func goldenConfig(sched, osName string, role Role) Config {
 		PostInstall: &Script{URL: "https://example.com/post.sh"},
 	}
 	if role == RoleHead {
-		cfg.Queues = []string{"compute", "gpu"}
-		cfg.MaxNodes = 40
+		cfg.Queues = []string{"compute"}
+		cfg.HeadParameter = "/driftless/alpha/head-node"
 		cfg.ExportTo = ExportVPC
 		cfg.WaitHandle = Value{Sub: "HeadNodeWaitHandle"}
 		cfg.Mounts = []Mount{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/driftless/driftless/internal/testbed/cfnsignal"
 	"github.com/driftless/driftless/internal/testbed/imds"
+	"github.com/driftless/driftless/internal/testbed/moto"
 	"github.com/driftless/driftless/internal/testbed/nodes"
 )
 
@@ -42,6 +44,7 @@ func startNode(t *testing.T, sb *nodes.Sandbox, name, addr, id string, bridge bo
 		ID: id, LocalIPv4: addr, Hostname: name, MAC: "0a:00:00:00:00:01",
 		SubnetCIDR: subnetOf(addr), VPCCIDRs: []string{subnetOf(addr)},
 		Region: "us-east-1", AvailabilityZone: "us-east-1a",
+		Role: "driftless-node", AccessKeyID: "AKIATESTTESTTESTTEST", Secret: "test", SessionToken: "token",
 	})
 	t.Cleanup(func() { s.Close() })
 	return &node{name: name, addr: addr, id: id, dir: sb.NodeDir(name), imds: s}
@@ -49,6 +52,46 @@ func startNode(t *testing.T, sb *nodes.Sandbox, name, addr, id string, bridge bo
 
 func subnetOf(addr string) string {
 	return addr[:strings.LastIndexByte(addr, '.')] + ".0/24"
+}
+
+// motoInSandbox starts the moto emulator where the sandbox's nodes reach
+// it and returns its URL; the sandbox's teardown ends it.
+func motoInSandbox(t *testing.T, ctx context.Context, sb *nodes.Sandbox) string {
+	t.Helper()
+	bin, err := moto.Binary()
+	if err != nil {
+		nodes.SkipOrFail(t, "moto_server: %v (scripts/moto.sh install)", err)
+	}
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	url := fmt.Sprintf("http://%s:%d", nodes.BridgeAddr, 20000+int(b[0])<<4|int(b[1]&15))
+	port := url[strings.LastIndexByte(url, ':')+1:]
+	cmd := sb.Command(ctx, "", nil, bin, "-H", nodes.BridgeAddr, "-p", port)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait() }()
+	err = waitFor(30*time.Second, func() error {
+		_, err := sb.Run(ctx, "", nil, "curl", "-fsS", "-o", "/dev/null", url+"/moto-api/")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("moto in the sandbox: %v", err)
+	}
+	return url
+}
+
+// putParameter stores an SSM parameter in the emulator, as the stack
+// does for the head node's configuration.
+func putParameter(t *testing.T, ctx context.Context, sb *nodes.Sandbox, url, name, value string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"Name": name, "Value": value, "Type": "String", "Overwrite": true})
+	if _, err := sb.Run(ctx, "", nil, "curl", "-fsS", "-H", "X-Amz-Target: AmazonSSM.PutParameter",
+		"-H", "Content-Type: application/x-amz-json-1.1", "-H",
+		"Authorization: AWS4-HMAC-SHA256 Credential=AKIATESTTESTTESTTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0",
+		"--data", string(body), url+"/"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // siteScripts serves the pre- and post-install scripts from inside the
@@ -141,16 +184,19 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		"post.sh": "#!/bin/sh\nhostname > \"$DRIFTLESS_SANDBOX/post-install.host\"\n",
 	})
 	vars := map[string]string{"HeadNodeWaitHandle": sig.URL, "HeadNode.PrivateIp": head.addr}
+	ssm := motoInSandbox(t, ctx, sb)
+	putParameter(t, ctx, sb, ssm, "/driftless/sbx/head-node", `{"queues": [{"name": "compute", "maxNodes": 8}]}`)
+	ssmEnv := "DRIFTLESS_SSM_ENDPOINT=" + ssm
 
 	headCfg := Config{
 		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "slurm", OS: "ubuntu2404",
-		Role: RoleHead, Queues: []string{"compute"}, MaxNodes: 8, LoginUser: "ubuntu", ExportTo: ExportSubnet,
+		Role: RoleHead, HeadParameter: "/driftless/sbx/head-node", LoginUser: "ubuntu", ExportTo: ExportSubnet,
 		WaitHandle:  Value{Sub: "HeadNodeWaitHandle"},
 		PreInstall:  &Script{URL: base + "/pre.sh", Args: []string{"two words", "it's ${HOME}"}},
 		PostInstall: &Script{URL: base + "/post.sh"},
 		Mounts:      []Mount{{Dir: "/shared", Type: MountEBS, Devices: []string{"/dev/sdf"}}},
 	}
-	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars); err != nil {
+	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv); err != nil {
 		t.Fatalf("head node bootstrap: %v\n%s", err, log)
 	}
 	sigs := sig.Signals()
@@ -163,7 +209,7 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 
 	// A second run, as at a reboot, changes nothing and signals nothing.
 	ctldPID, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid"))
-	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars); err != nil {
+	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv); err != nil {
 		t.Fatalf("head node bootstrap, second run: %v\n%s", err, log)
 	}
 	if again, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid")); string(again) != string(ctldPID) {
@@ -174,6 +220,21 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 	}
 
 	slurmEnv := []string{"SLURM_CONF=" + filepath.Join(head.dir, "etc/slurm/slurm.conf")}
+
+	// A queue added to the stack's parameter reaches Slurm in place, as
+	// the head node's timer runs the script's reconfigure mode.
+	putParameter(t, ctx, sb, ssm, "/driftless/sbx/head-node", `{"queues": [{"name": "compute", "maxNodes": 8}, {"name": "gpu", "maxNodes": 2}]}`)
+	if _, err := sb.Run(ctx, head.name, []string{"DRIFTLESS_SANDBOX=" + head.dir, "DRIFTLESS_IMDS_ENDPOINT=" + head.imds.URL, ssmEnv},
+		"bash", filepath.Join(head.dir, "var/lib/driftless/bootstrap.sh"), "reconfigure"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(head.dir, strings.TrimPrefix(LogFile, "/")))
+		t.Fatalf("reconfigure: %v\n%s", err, log)
+	}
+	if out, err := sb.Run(ctx, head.name, slurmEnv, "scontrol", "show", "partition", "gpu"); err != nil || !strings.Contains(string(out), "PartitionName=gpu") {
+		t.Errorf("partition gpu after reconfigure: %v\n%s", err, out)
+	}
+	if again, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid")); string(again) != string(ctldPID) {
+		t.Errorf("adding a queue restarted slurmctld (%s -> %s)", ctldPID, again)
+	}
 	for i, name := range []string{"dl-c1", "dl-c2"} {
 		c := startNode(t, sb, name, fmt.Sprintf("198.18.0.%d", 11+i), "i-00000000000000c"+fmt.Sprint(i+1), true)
 		cfg := Config{
@@ -252,7 +313,7 @@ func TestFailedBootstrapSignalsFailure(t *testing.T) {
 	})
 	cfg := Config{
 		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "slurm", OS: "rocky9",
-		Role: RoleHead, Queues: []string{"compute"}, ExportTo: ExportSubnet,
+		Role: RoleHead, HeadParameter: "/driftless/sbx/head-node", ExportTo: ExportSubnet,
 		WaitHandle: Value{Sub: "HeadNodeWaitHandle"},
 		PreInstall: &Script{URL: base + "/pre.sh", Args: []string{"lic1:27000"}},
 	}
@@ -308,7 +369,7 @@ func TestSGEClusterInSandbox(t *testing.T) {
 	env := []string{"DRIFTLESS_SGE_CELL=" + cell}
 	headCfg := Config{
 		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "sge", OS: "ubuntu2204",
-		Role: RoleHead, Queues: []string{"compute"}, MaxNodes: 4, ExportTo: ExportSubnet,
+		Role: RoleHead, Queues: []string{"compute"}, ExportTo: ExportSubnet,
 		WaitHandle: Value{Sub: "HeadNodeWaitHandle"},
 	}
 	if log, err := runScript(t, ctx, sb, head, "dl-sge", headCfg, vars, env...); err != nil {

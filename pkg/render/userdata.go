@@ -31,15 +31,19 @@ func bootstrapConfig(cfg NodeConfig) bootstrap.Config {
 	if cfg.PostInstall != nil {
 		out.PostInstall = &bootstrap.Script{URL: cfg.PostInstall.URL, Args: cfg.PostInstall.Args}
 	}
-	for _, q := range cfg.Queues {
-		out.Queues = append(out.Queues, q.Name)
-		out.MaxNodes += q.MaxNodes
+	// A Slurm head node reads its partitions from the parameter instead:
+	// see bootstrap.Config.HeadParameter.
+	if cfg.Scheduler != "slurm" {
+		for _, q := range cfg.Queues {
+			out.Queues = append(out.Queues, q.Name)
+		}
 	}
 	if cfg.HeadNodeAddress != nil {
 		out.HeadAddress = bootstrapValue(*cfg.HeadNodeAddress)
 	}
 	if cfg.Role == RoleHead {
 		out.WaitHandle = bootstrap.Value{Sub: idHeadNodeWaitHandle}
+		out.HeadParameter = HeadNodeParameter(cfg.Cluster)
 	}
 	for _, m := range cfg.Mounts {
 		bm := bootstrap.Mount{Dir: m.Dir, Type: m.Type, Devices: m.Devices}

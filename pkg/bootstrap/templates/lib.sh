@@ -85,7 +85,6 @@ identity() {
 	mac=$(imds mac)
 	SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
 	VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-	log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 # proxy: one setting for the shell, every systemd service (the scheduler's
@@ -113,16 +112,23 @@ fetch() {
 	esac
 }
 
-s3_get() {
-	local bucket=${1%%/*} key=${1#*/} out=$2 url role creds
-	url=https://$bucket.s3.$REGION.amazonaws.com/$key
-	if [ -n "${DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
+# aws_curl SERVICE CURL-ARGS...: a request signed with the instance role's
+# credentials (curl signs it).
+aws_curl() {
+	local service=$1 role creds
+	shift
 	role=$(imds iam/security-credentials/ | head -n 1)
 	creds=$(imds "iam/security-credentials/$role")
-	curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
+	curl -fsS --retry 5 --aws-sigv4 "aws:amz:$REGION:$service" \
 		--user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
-		-H "x-amz-security-token: $(json_field Token "$creds")" \
-		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
+		-H "x-amz-security-token: $(json_field Token "$creds")" "$@"
+}
+
+s3_get() {
+	local bucket=${1%%/*} key=${1#*/} url
+	url=${DRIFTLESS_S3_ENDPOINT:-https://$bucket.s3.$REGION.amazonaws.com}
+	if [ -n "${DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$url/$bucket; fi
+	aws_curl s3 -o "$2" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url/$key"
 }
 
 # site_script NAME URL ARGS...: fetch and run a site script once per
@@ -226,12 +232,15 @@ scheduler_env() {
 	printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
 }
 
+# save_self: keep this script where the head node's units run its modes.
+save_self() { write_file "$STATE/bootstrap.sh" 0700 <"${BASH_SOURCE[0]}"; }
+
 # join_watch: on the head node, run this script's "join" mode whenever a
 # compute node asks to join by writing into $JOIN (a systemd path unit on
 # the NFS-exported directory).
 join_watch() {
 	mkdir -p "$JOIN/done"
-	write_file "$STATE/bootstrap.sh" 0700 <"${BASH_SOURCE[0]}"
+	save_self
 	sandboxed && return 0
 	printf '[Path]\nDirectoryNotEmpty=%s\n[Install]\nWantedBy=multi-user.target\n' "$JOIN" | write_file /etc/systemd/system/driftless-join.path
 	printf '[Service]\nType=oneshot\nExecStart=/bin/bash %s/bootstrap.sh join\n' "$STATE" | write_file /etc/systemd/system/driftless-join.service

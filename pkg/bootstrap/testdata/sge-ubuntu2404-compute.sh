@@ -3,6 +3,7 @@
 # From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
 # Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
 set -euo pipefail
+shopt -s lastpipe
 umask 022
 SANDBOX=${!DRIFTLESS_SANDBOX:-}
 ROOT=$SANDBOX
@@ -91,7 +92,6 @@ local mac
 mac=$(imds mac)
 SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
 VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 setup_proxy() {
@@ -115,16 +115,21 @@ http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
 esac
 }
 
-s3_get() {
-local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
-url=https://$bucket.s3.$REGION.amazonaws.com/$key
-if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
+aws_curl() {
+local service=$1 role creds
+shift
 role=$(imds iam/security-credentials/ | head -n 1)
 creds=$(imds "iam/security-credentials/$role")
-curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
+curl -fsS --retry 5 --aws-sigv4 "aws:amz:$REGION:$service" \
 --user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
--H "x-amz-security-token: $(json_field Token "$creds")" \
--H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
+-H "x-amz-security-token: $(json_field Token "$creds")" "$@"
+}
+
+s3_get() {
+local bucket=${!1%%/*} key=${!1#*/} url
+url=${!DRIFTLESS_S3_ENDPOINT:-https://$bucket.s3.$REGION.amazonaws.com}
+if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$url/$bucket; fi
+aws_curl s3 -o "$2" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url/$key"
 }
 
 site_script() {
@@ -298,6 +303,7 @@ log "bootstrap of a $QUEUE node of $CLUSTER (stack $STACK) starts"
 rm -f "$STATE/failed"
 step identity
 identity
+log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 step proxy
 setup_proxy
 step pre-install

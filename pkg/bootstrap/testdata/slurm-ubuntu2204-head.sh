@@ -3,6 +3,7 @@
 # From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
 # Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
 set -euo pipefail
+shopt -s lastpipe
 umask 022
 SANDBOX=${!DRIFTLESS_SANDBOX:-}
 ROOT=$SANDBOX
@@ -11,7 +12,7 @@ CLUSTER='alpha'
 STACK='driftless-alpha'
 REGION='us-east-1'
 PROXY='http://proxy.example.com:3128'
-QUEUES=('compute' 'gpu' )
+PARAM='/driftless/alpha/head-node'
 WAIT_HANDLE='${HeadNodeWaitHandle}'
 PRE_INSTALL='s3://site-bootstrap/pre.sh'
 # shellcheck disable=SC2016
@@ -101,7 +102,6 @@ local mac
 mac=$(imds mac)
 SUBNET_CIDR=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
 VPC_CIDRS=$(imds "network/interfaces/macs/$mac/vpc-ipv4-cidr-blocks" | tr '\n' ' ')
-log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 }
 
 setup_proxy() {
@@ -125,16 +125,21 @@ http://* | https://*) curl -fsSL --retry 5 -o "$out" "$url" ;;
 esac
 }
 
-s3_get() {
-local bucket=${!1%%/*} key=${!1#*/} out=$2 url role creds
-url=https://$bucket.s3.$REGION.amazonaws.com/$key
-if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$DRIFTLESS_S3_ENDPOINT/$bucket/$key; fi
+aws_curl() {
+local service=$1 role creds
+shift
 role=$(imds iam/security-credentials/ | head -n 1)
 creds=$(imds "iam/security-credentials/$role")
-curl -fsS --retry 5 -o "$out" --aws-sigv4 "aws:amz:$REGION:s3" \
+curl -fsS --retry 5 --aws-sigv4 "aws:amz:$REGION:$service" \
 --user "$(json_field AccessKeyId "$creds"):$(json_field SecretAccessKey "$creds")" \
--H "x-amz-security-token: $(json_field Token "$creds")" \
--H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url"
+-H "x-amz-security-token: $(json_field Token "$creds")" "$@"
+}
+
+s3_get() {
+local bucket=${!1%%/*} key=${!1#*/} url
+url=${!DRIFTLESS_S3_ENDPOINT:-https://$bucket.s3.$REGION.amazonaws.com}
+if [ -n "${!DRIFTLESS_S3_ENDPOINT:-}" ]; then url=$url/$bucket; fi
+aws_curl s3 -o "$2" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$url/$key"
 }
 
 site_script() {
@@ -224,6 +229,8 @@ scheduler_env() {
 printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
 }
+
+save_self() { write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"; }
 
 pkg_repos() {
 apt-get update -q
@@ -361,7 +368,33 @@ write_file "$SHARED/munge.key" 0400 <"$MUNGE_KEY"
 KEY_CHANGED=$CHANGED
 start_munge
 
-local user=slurm perhost="" spool=$ROOT/var/spool/slurmctld q
+slurm_conf
+local conf_changed=$CHANGED
+if ! sandboxed; then chown slurm:slurm "$ROOT/var/spool/slurmctld" "$ROOT/var/log/slurm"; fi
+export SLURM_CONF=$SLURM_ETC/slurm.conf
+PIDFILE=$ROOT/run/slurmctld.pid RESTART=$conf_changed service slurmctld slurmctld
+wait_for 60 scontrol ping >/dev/null || die "slurmctld does not answer"
+
+scheduler_env "SLURM_CONF=$SLURM_CONF"
+save_self
+if ! sandboxed; then
+printf '[Timer]\nOnBootSec=2min\nOnUnitActiveSec=1min\n[Install]\nWantedBy=timers.target\n' | write_file /etc/systemd/system/driftless-reconfigure.timer
+printf '[Service]\nType=oneshot\nExecStart=/bin/bash %s/bootstrap.sh reconfigure\n' "$STATE" | write_file /etc/systemd/system/driftless-reconfigure.service
+systemctl daemon-reload
+systemctl enable --now driftless-reconfigure.timer
+fi
+log "slurmctld is up"
+}
+
+slurm_conf() {
+local queues q m max=0 n=1024 user=slurm perhost="" default=YES
+queues=$(aws_curl ssm "${!DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" \
+-H 'X-Amz-Target: AmazonSSM.GetParameter' -H 'Content-Type: application/x-amz-json-1.1' --data "{\"Name\":\"$PARAM\"}" |
+python3 -c 'import json,sys; [print(q["name"], q["maxNodes"]) for q in json.loads(json.load(sys.stdin)["Parameter"]["Value"]).get("queues") or []]') ||
+die "cannot read the queues from SSM parameter $PARAM"
+[ -n "$queues" ] || die "SSM parameter $PARAM names no queue"
+while read -r q m; do max=$((max + m)); done <<<"$queues"
+while [ "$n" -lt "$max" ]; do n=$((n * 2)); done
 if sandboxed; then user=root perhost=-%n; fi
 {
 cat <<CONF
@@ -372,7 +405,7 @@ SlurmUser=$user
 AuthType=auth/munge
 CredType=cred/munge
 CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
-StateSaveLocation=$spool
+StateSaveLocation=$ROOT/var/spool/slurmctld
 SlurmdSpoolDir=$ROOT/var/spool/slurmd$perhost
 SlurmctldPidFile=$ROOT/run/slurmctld.pid
 SlurmdPidFile=$ROOT/run/slurmd$perhost.pid
@@ -383,7 +416,7 @@ TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-MaxNodeCount=1024
+MaxNodeCount=$n
 TreeWidth=65533
 ReturnToService=2
 MpiDefault=none
@@ -391,20 +424,25 @@ MailProg=/bin/true
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 CONF
-local default=YES
-for q in "${!QUEUES[@]}"; do
+while read -r q m; do
 printf 'NodeSet=%s Feature=%s\nPartitionName=%s Nodes=%s Default=%s MaxTime=INFINITE State=UP\n' "$q" "$q" "$q" "$q" "$default"
 default=NO
-done
+done <<<"$queues"
 } | write_file "$SLURM_ETC/slurm.conf"
-local conf_changed=$CHANGED
-if ! sandboxed; then chown slurm:slurm "$spool" "$ROOT/var/log/slurm"; fi
-export SLURM_CONF=$SLURM_ETC/slurm.conf
-PIDFILE=$ROOT/run/slurmctld.pid RESTART=$conf_changed service slurmctld slurmctld
-wait_for 60 scontrol ping >/dev/null || die "slurmctld does not answer"
+}
 
-scheduler_env "SLURM_CONF=$SLURM_CONF"
-log "slurmctld is up; partitions: ${!QUEUES[*]}"
+slurm_reconfigure() {
+local before
+before=$(grep '^MaxNodeCount=' "$SLURM_ETC/slurm.conf" || true)
+slurm_conf
+[ "$CHANGED" = 1 ] || return 0
+export SLURM_CONF=$SLURM_ETC/slurm.conf
+if [ "$before" != "$(grep '^MaxNodeCount=' "$SLURM_CONF")" ]; then
+PIDFILE=$ROOT/run/slurmctld.pid RESTART=1 service slurmctld slurmctld
+else
+scontrol reconfigure
+fi
+log "slurm.conf follows $PARAM again"
 }
 
 signal() {
@@ -421,9 +459,16 @@ failed() {
 INSTANCE_ID=${!INSTANCE_ID:-unknown}
 signal FAILURE "head node bootstrap failed in step $STEP (exit $1); last lines of $LOG: $(tail -n 12 "$LOG" | cut -c 1-160 | tail -c 900)"
 }
+if [ "${!1:-}" = reconfigure ]; then
+STEP="reconfigure"
+identity
+slurm_reconfigure
+exit 0
+fi
 log "bootstrap of the head node of $CLUSTER (stack $STACK) starts"
 step identity
 identity
+log "instance $INSTANCE_ID in $REGION, node $NODE, address $LOCAL_IP, subnet $SUBNET_CIDR"
 step proxy
 setup_proxy
 step pre-install
