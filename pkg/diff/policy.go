@@ -164,7 +164,9 @@ var policies = map[string]Rule{
 	"headNode.ami": {Policy: Replace, Replaces: "the head node and every compute node", Data: DataLost, StopFleet: true,
 		Effect: "a new head node instance replaces the old one (everything on its root volume is lost) and compute nodes start from the new image; the compute fleet is stopped first"},
 	"headNode.rootVolumeSize": replaceHead(),
-	"headNode.publicIP":       replaceHead(),
+	// The node bootstrap installs the scheduler's packages or not.
+	"headNode.schedulerPreinstalled": fleetStop(effectBoot),
+	"headNode.publicIP":              replaceHead(),
 	"headNode.securityGroup": {refine: func(a refineArgs) Rule {
 		if a.publicIP {
 			return inPlace("the head node's security groups change without a restart")

@@ -114,6 +114,11 @@ var updateBehaviour = map[string]map[string]Disruption{
 	"AWS::IAM::InstanceProfile": {
 		"InstanceProfileName": Replacement, "Path": Replacement, "Roles": NoInterruption,
 	},
+	// The head node's wait condition, which waits once, at create.
+	"AWS::CloudFormation::WaitConditionHandle": {},
+	"AWS::CloudFormation::WaitCondition": {
+		"Handle": Replacement, "Timeout": Replacement, "Count": NoInterruption,
+	},
 	"AWS::SSM::Parameter": {
 		"Name": Replacement, "Type": NoInterruption, "Value": NoInterruption, "Description": NoInterruption,
 		"Tier": NoInterruption, "Tags": NoInterruption,
