@@ -3,7 +3,7 @@
 # (git servers, sshd, schedulers, Prometheus, linters). It needs root and
 # apt-get; elsewhere it says so and does nothing, and those tests skip.
 set -euo pipefail
-packages=(git prometheus openssh-server openssh-client systemd zsh)
+packages=(git prometheus openssh-server openssh-client systemd zsh shellcheck curl)
 if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
 	echo "ci-deps.sh: not root or no apt-get; skipping system packages: ${packages[*]}" >&2
 	exit 0

@@ -74,9 +74,9 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI must run this test: scripts/ci-deps.sh installs what it needs)", msg)
+		t.Fatalf("%s (CI must run this test: scripts/ci-deps.sh and scripts/ci-scale.sh install what it needs)", msg)
 	}
-	t.Skipf("%s; install with: sudo scripts/ci-deps.sh", msg)
+	t.Skipf("%s; install with: sudo scripts/ci-deps.sh && sudo scripts/ci-scale.sh", msg)
 }
 
 // Need skips (or fails under CI) unless every program is installed.
