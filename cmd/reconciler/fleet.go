@@ -186,10 +186,18 @@ func (r *fleetRunner) sync(cfg *Config, rep *reconcile.Report) {
 	}
 	r.targets = fleet.FromChanges(rep.Changes, r.targets)
 	if !cfg.Fleet.on() {
-		if r.cur != nil {
+		if c := r.cur; c != nil {
 			r.log.Info("fleet loop switched off by the configuration")
-			r.cur.cancel()
+			c.cancel()
 			r.cur = nil
+			clusters := r.targets
+			go func() {
+				<-c.done
+				for _, t := range clusters {
+					r.metrics.Forget(t.Cluster)
+					r.batch.Forget(t.Cluster)
+				}
+			}()
 		}
 		return
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,14 +15,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	promclient "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/driftless/driftless/internal/testbed/prometheus"
 	slurmbed "github.com/driftless/driftless/internal/testbed/slurm"
 	"github.com/driftless/driftless/pkg/awsclient"
+	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/fleet"
+	"github.com/driftless/driftless/pkg/reconcile"
 	"github.com/driftless/driftless/pkg/render"
 	"github.com/driftless/driftless/pkg/scale/asgfleet"
 	"github.com/driftless/driftless/pkg/sdnotify"
+	"github.com/driftless/driftless/pkg/spec"
 )
 
 func TestFleetConfig(t *testing.T) {
@@ -423,4 +430,80 @@ func TestDashboardFleetPanels(t *testing.T) {
 			t.Error("the dashboard has no fleet panel")
 		}
 	})
+}
+
+// TestFleetSwitchedOff: a reload that turns the fleet loop off stops the
+// loops and deletes their series once their rounds are done.
+func TestFleetSwitchedOff(t *testing.T) {
+	reg := promclient.NewPedanticRegistry()
+	r, err := newFleetRunner(slog.New(slog.DiscardHandler), reg, awsclient.NewMetrics(), nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounds := make(chan fleet.Round, 4)
+	r.onRound = func(rd fleet.Round) { rounds <- rd }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r.start(ctx)
+	defer r.stop(10 * time.Second)
+
+	c, errs := spec.Parse("hpc.yaml", []byte(`version: 1
+name: hpc
+region: us-east-1
+scheduler: slurm
+vpc: vpc-0123456789abcdef0
+headNode:
+  instanceType: t3.medium
+  subnet: subnet-0123456789abcdef0
+  sshFrom: 192.0.2.0/24
+compute:
+  - instanceType: c5.large
+    maxNodes: 4
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	st, err := render.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &reconcile.Report{Cycle: reconcile.Cycle{Changes: []diff.Change{{Cluster: "hpc", Action: diff.None, Desired: st,
+		Live: &diff.Live{Cluster: "hpc", Status: "CREATE_COMPLETE", Groups: []diff.LiveGroup{{Name: render.GroupName("hpc", "compute")}}}}}}}
+	load := func(extra string) *Config {
+		cfg, err := parseConfig("config.yaml", []byte("repo:\n  dir: /srv/clusters\naws:\n  region: us-east-1\n  endpoint: http://127.0.0.1:1\n"+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+
+	// No SSH key: the round cannot reach the head node, and says so.
+	r.sync(load(""), rep)
+	if rd := <-rounds; !errors.Is(rd.Err, fleet.ErrNoTransport) {
+		t.Fatalf("round: %v", rd.Err)
+	}
+	if !strings.Contains(gatherText(t, reg), `driftless_scale_errors_total{cluster="hpc",step="connect"} 1`) {
+		t.Fatalf("connect failure not counted:\n%s", gatherText(t, reg))
+	}
+	r.sync(load("fleet:\n  enabled: false\n"), rep)
+	for deadline := time.Now().Add(10 * time.Second); strings.Contains(gatherText(t, reg), `cluster="hpc"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("series remain after the fleet loop was switched off:\n%s", gatherText(t, reg))
+		}
+	}
+}
+
+func gatherText(t *testing.T, reg *promclient.Registry) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }
