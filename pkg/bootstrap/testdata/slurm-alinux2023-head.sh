@@ -349,7 +349,7 @@ if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then return 0; fi
 PIDFILE=$ROOT/run/munged.pid service munge munged --force --key-file="$MUNGE_KEY" \
 --pid-file="$ROOT/run/munged.pid" --log-file="$ROOT/var/log/munged.log" --seed-file="$ROOT/run/munged.seed"
 else
-chown munge:munge "$MUNGE_KEY"
+chown munge:munge "$MUNGE_KEY" "${!MUNGE_KEY%/*}"
 RESTART=$KEY_CHANGED service munge
 fi
 wait_for 30 sh -c 'munge -n | unmunge >/dev/null' || die "munged does not answer"
