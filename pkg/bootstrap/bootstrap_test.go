@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -158,4 +160,50 @@ func TestUserDataRoom(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzSettings checks that a site's text (script arguments, the proxy)
+// reaches the shell as the very same words: never a command, never a
+// CloudFormation variable, never a character lost.
+func FuzzSettings(f *testing.F) {
+	for _, s := range []string{"plain", "it's", "${HOME}", "$(touch /x)", "`id`", "a\nb", "${!x}", "\\", "'\"'", "${HeadNode.PrivateIp}", "--x=1 2"} {
+		f.Add(s, "http://proxy:3128")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		f.Skip("bash not found")
+	}
+	f.Fuzz(func(t *testing.T, arg, proxy string) {
+		if strings.ContainsRune(arg+proxy, 0) || !utf8.ValidString(arg+proxy) {
+			return
+		}
+		cfg := goldenConfig("slurm", "ubuntu2404", RoleCompute)
+		cfg.PreInstall.Args = []string{arg, "second"}
+		cfg.Proxy = proxy
+		text, err := Render(cfg)
+		if err != nil {
+			if strings.Contains(err.Error(), "bytes") {
+				return // too long for EC2: refused, as it must be
+			}
+			t.Fatal(err)
+		}
+		script, err := Resolve(text, map[string]string{"HeadNode.PrivateIp": "10.0.0.10"})
+		if err != nil {
+			t.Fatalf("the user's text became a variable: %v", err)
+		}
+		start := strings.Index(script, "\nCLUSTER=")
+		end := strings.Index(script, "\nexport PATH=")
+		if start < 0 || end < start {
+			t.Fatal("no settings block")
+		}
+		out, err := exec.Command(bash, "-c", script[start:end]+"\nprintf '%s\\0' \"$PROXY\" \"${PRE_INSTALL_ARGS[@]}\"").Output()
+		if err != nil {
+			t.Fatalf("settings do not run: %v", err)
+		}
+		got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		want := []string{proxy, arg, "second"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
 }

@@ -185,18 +185,30 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 	})
 	vars := map[string]string{"HeadNodeWaitHandle": sig.URL, "HeadNode.PrivateIp": head.addr}
 	ssm := motoInSandbox(t, ctx, sb)
+	// The post-install script comes from S3, fetched with the instance
+	// role's credentials.
+	for _, args := range [][]string{
+		{"-X", "PUT", ssm + "/site-scripts"},
+		{"-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", "#!/bin/sh\nhostname > \"$DRIFTLESS_SANDBOX/post-install.host\"\necho \"$@\" >> \"$DRIFTLESS_SANDBOX/post-install.host\"\n", ssm + "/site-scripts/post.sh"},
+	} {
+		auth := "Authorization: AWS4-HMAC-SHA256 Credential=AKIATESTTESTTESTTEST/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+		if _, err := sb.Run(ctx, "", nil, "curl", append([]string{"-fsS", "-o", "/dev/null", "-H", auth}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	putParameter(t, ctx, sb, ssm, "/driftless/sbx/head-node", `{"queues": [{"name": "compute", "maxNodes": 8}]}`)
 	ssmEnv := "DRIFTLESS_SSM_ENDPOINT=" + ssm
+	s3Env := "DRIFTLESS_S3_ENDPOINT=" + ssm
 
 	headCfg := Config{
 		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "slurm", OS: "ubuntu2404",
 		Role: RoleHead, HeadParameter: "/driftless/sbx/head-node", LoginUser: "ubuntu", ExportTo: ExportSubnet,
 		WaitHandle:  Value{Sub: "HeadNodeWaitHandle"},
 		PreInstall:  &Script{URL: base + "/pre.sh", Args: []string{"two words", "it's ${HOME}"}},
-		PostInstall: &Script{URL: base + "/post.sh"},
+		PostInstall: &Script{URL: "s3://site-scripts/post.sh", Args: []string{"from-s3"}},
 		Mounts:      []Mount{{Dir: "/shared", Type: MountEBS, Devices: []string{"/dev/sdf"}}},
 	}
-	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv); err != nil {
+	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv, s3Env); err != nil {
 		t.Fatalf("head node bootstrap: %v\n%s", err, log)
 	}
 	sigs := sig.Signals()
@@ -204,12 +216,12 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		t.Fatalf("signals after the head node bootstrap: %+v", sigs)
 	}
 	fileHas(t, filepath.Join(head.dir, "pre-install.args"), "two words|it's ${HOME}|")
-	fileHas(t, filepath.Join(head.dir, "post-install.host"), "dl-head")
+	fileHas(t, filepath.Join(head.dir, "post-install.host"), "dl-head\nfrom-s3\n")
 	fileHas(t, filepath.Join(head.dir, "etc/exports.d/driftless.exports"), "/shared 198.18.0.0/24(rw,sync,no_subtree_check,no_root_squash)")
 
 	// A second run, as at a reboot, changes nothing and signals nothing.
 	ctldPID, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid"))
-	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv); err != nil {
+	if log, err := runScript(t, ctx, sb, head, head.name, headCfg, vars, ssmEnv, s3Env); err != nil {
 		t.Fatalf("head node bootstrap, second run: %v\n%s", err, log)
 	}
 	if again, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid")); string(again) != string(ctldPID) {
