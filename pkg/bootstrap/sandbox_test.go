@@ -258,6 +258,17 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 			t.Fatalf("compute bootstrap of %s: %v\n%s", name, err, log)
 		}
 		fileHas(t, filepath.Join(c.dir, "var/lib/driftless/ready"), "Z")
+		if i == 0 {
+			// A reboot runs the compute bootstrap again: slurmd stays.
+			pidFile := filepath.Join(head.dir, "run", "slurmd-"+name+".pid")
+			before, _ := os.ReadFile(pidFile)
+			if log, err := runScript(t, ctx, sb, c, name, cfg, vars, "DRIFTLESS_SANDBOX_SERVER="+head.dir); err != nil {
+				t.Fatalf("compute bootstrap of %s, second run: %v\n%s", name, err, log)
+			}
+			if after, _ := os.ReadFile(pidFile); len(before) == 0 || string(after) != string(before) {
+				t.Errorf("the second run restarted slurmd on %s (%q -> %q)", name, before, after)
+			}
+		}
 		out, err := sb.Run(ctx, "dl-head", slurmEnv, "scontrol", "show", "node", name)
 		if err != nil {
 			t.Fatal(err)
@@ -389,6 +400,12 @@ func TestSGEClusterInSandbox(t *testing.T) {
 	}
 	if sigs := sig.Signals(); len(sigs) != 1 || sigs[0].Status != "SUCCESS" {
 		t.Fatalf("signals: %+v", sigs)
+	}
+	if log, err := runScript(t, ctx, sb, head, "dl-sge", headCfg, vars, env...); err != nil {
+		t.Fatalf("head node bootstrap, second run: %v\n%s", err, log)
+	}
+	if n := len(sig.Signals()); n != 1 {
+		t.Errorf("%d signals after the second run, want 1", n)
 	}
 	exec1 := startNode(t, sb, "exec1", "127.0.0.1", "i-00000000000000e1", false)
 	cfg := Config{
