@@ -401,17 +401,9 @@ func TestDashboardFleetPanels(t *testing.T) {
 		prom = prometheus.Start(t, prometheus.Options{Targets: []string{addr}})
 	}, func() {
 		// increase() needs two samples of every series, the one the
-		// last round made too. (Prometheus's first scrape comes a few
-		// seconds after it starts: service discovery updates are batched.)
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-			res, err := prom.Query(t.Context(), `count_over_time(driftless_scale_actions_total{direction="down"}[1m]) >= 2`, time.Time{})
-			if err == nil && len(res) == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the retirement was not scraped twice within a minute (%v, %v)", res, err)
-			}
-		}
+		// last round made too: two scrapes after the run.
+		prom.WaitScraped(t, time.Now())
+		prom.WaitScraped(t, time.Now())
 		n := 0
 		for name, expr := range readDashboard(t).queries() {
 			if !strings.Contains(expr, "driftless_scale_") && !strings.Contains(expr, "driftless_batch_") {

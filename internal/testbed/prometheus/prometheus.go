@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,6 +49,8 @@ type Server struct {
 	URL string
 	// Job is the scrape job's name.
 	Job string
+
+	targets []string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -105,6 +108,7 @@ func Start(t testing.TB, o Options) *Server {
 		s, err := launch(bin, cfg, dir, port)
 		if err == nil {
 			s.Job = o.Job
+			s.targets = o.Targets
 			t.Cleanup(s.Close)
 			return s
 		}
@@ -295,21 +299,105 @@ func number(v any) (float64, error) {
 }
 
 // WaitScraped waits until every target of the job has been scraped
-// successfully after since, so that queries see the state of since.
+// successfully by a scrape that started after since, so that queries see
+// the state of since.
+//
+// It reads the raw samples of `up` through a range selector: their
+// timestamps are the scrapes' start times, and they are queryable only
+// once the scrape's samples are committed. (`timestamp(up)` would not do:
+// PromQL answers it with the evaluation time, not the sample's.)
 func (s *Server) WaitScraped(t testing.TB, since time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	expr := fmt.Sprintf(`min(timestamp(up{job=%q} == 1))`, s.Job)
+	expr := fmt.Sprintf(`up{job=%q}[1m]`, s.Job)
 	for {
-		res, err := s.Query(t.Context(), expr, time.Time{})
-		if err == nil && len(res) == 1 && res[0].Value >= float64(since.UnixNano())/1e9 {
+		last, err := s.lastSamples(t.Context(), expr)
+		missing := s.unscraped(last, since)
+		if err == nil && len(missing) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("job %s not scraped since %s within 60s (last answer %v, %v)\n%s", s.Job, since.Format(time.RFC3339Nano), res, err, s.Log())
+			t.Fatalf("job %s: targets %v not scraped successfully since %s within 60s (last samples %v, %v)\n%s",
+				s.Job, missing, since.Format(time.RFC3339Nano), last, err, s.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// unscraped returns the targets whose last `up` sample is older than
+// since or not 1.
+func (s *Server) unscraped(last map[string]rawSample, since time.Time) []string {
+	var missing []string
+	for _, tg := range s.targets {
+		r, ok := last[tg]
+		if !ok || r.Value != 1 || r.At.Before(since) {
+			missing = append(missing, tg)
+		}
+	}
+	return missing
+}
+
+// rawSample is a stored sample with its own timestamp.
+type rawSample struct {
+	At    time.Time
+	Value float64
+}
+
+func (r rawSample) String() string {
+	return fmt.Sprintf("%g@%s", r.Value, r.At.Format(time.RFC3339Nano))
+}
+
+// lastSamples evaluates a range selector at the server's now and returns
+// the newest stored sample of each series, by its instance label.
+func (s *Server) lastSamples(ctx context.Context, expr string) (map[string]rawSample, error) {
+	v := url.Values{"query": {expr}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/api/v1/query", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %q: %s: %w", expr, resp.Status, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", expr, body.Error)
+	}
+	if body.Data.ResultType != "matrix" {
+		return nil, fmt.Errorf("query %q: result type %s; want a matrix", expr, body.Data.ResultType)
+	}
+	out := map[string]rawSample{}
+	for _, r := range body.Data.Result {
+		if len(r.Values) == 0 {
+			continue
+		}
+		p := r.Values[len(r.Values)-1]
+		ts, ok := p[0].(float64)
+		if !ok {
+			return nil, fmt.Errorf("query %q: sample time %v is not a number", expr, p[0])
+		}
+		f, err := number(p[1])
+		if err != nil {
+			return nil, err
+		}
+		out[r.Metric["instance"]] = rawSample{At: time.UnixMilli(int64(math.Round(ts * 1000))), Value: f}
+	}
+	return out, nil
 }
 
 // tail keeps the last output of the server.

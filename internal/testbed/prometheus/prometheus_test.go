@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -13,7 +14,12 @@ func TestScrapesAndQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var scrapes []time.Time
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		scrapes = append(scrapes, time.Now())
+		mu.Unlock()
 		fmt.Fprint(w, "# TYPE testbed_value gauge\ntestbed_value{kind=\"a\"} 42\n")
 	})}
 	go srv.Serve(ln)
@@ -21,6 +27,16 @@ func TestScrapesAndQueries(t *testing.T) {
 
 	p := Start(t, Options{Targets: []string{ln.Addr().String()}})
 	p.WaitScraped(t, time.Now())
+	// A second wait must see a scrape that started after it was called,
+	// not answer at once.
+	since := time.Now()
+	p.WaitScraped(t, since)
+	mu.Lock()
+	after := len(scrapes) > 0 && !scrapes[len(scrapes)-1].Before(since)
+	mu.Unlock()
+	if !after {
+		t.Errorf("WaitScraped(%s) returned before any scrape after it", since.Format(time.RFC3339Nano))
+	}
 	res, err := p.Query(t.Context(), `testbed_value{job="driftless"}`, time.Time{})
 	if err != nil {
 		t.Fatal(err)
