@@ -265,7 +265,7 @@ mount_efs '/efs' 'fs-0123456789abcdef0'
 :
 }
 
-NOSGE='Amazon Linux 2023 has no Grid Engine package: use an image with Debian'\''s layout of it (headNode.schedulerPreinstalled)'
+NOSGE='Amazon Linux 2023 has no Grid Engine package: see headNode.schedulerPreinstalled'
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=${!DRIFTLESS_SGE_CELL:-default} SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445
 CELL_DIR=$SGE_ROOT/$SGE_CELL
 SGE_SPOOL=$ROOT/var/spool/gridengine/$SGE_CELL

@@ -13,6 +13,7 @@ STACK='driftless-alpha'
 REGION='us-east-1'
 PROXY='http://proxy.example.com:3128'
 QUEUES=('compute' )
+LOGIN_USER='hpc'
 WAIT_HANDLE='${HeadNodeWaitHandle}'
 PRE_INSTALL='s3://site-bootstrap/pre.sh'
 # shellcheck disable=SC2016
@@ -339,7 +340,7 @@ service nfs-server
 exportfs -ra
 }
 
-NOSGE='Amazon Linux 2023 has no Grid Engine package: use an image with Debian'\''s layout of it (headNode.schedulerPreinstalled)'
+NOSGE='Amazon Linux 2023 has no Grid Engine package: see headNode.schedulerPreinstalled'
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=${!DRIFTLESS_SGE_CELL:-default} SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445
 CELL_DIR=$SGE_ROOT/$SGE_CELL
 SGE_SPOOL=$ROOT/var/spool/gridengine/$SGE_CELL
@@ -375,10 +376,11 @@ chown "$admin:$admin" "$CELL_DIR/common/bootstrap" "$CELL_DIR/common/act_qmaster
 su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin"
 fi
 PIDFILE=$SGE_SPOOL/qmaster/qmaster.pid service sgemaster sge_qmaster
-wait_for 60 qconf -sh >/dev/null 2>&1 || die "sge_qmaster does not answer"
+wait_for 60 qconf -sh >/dev/null 2>&1 || die "no sge_qmaster"
 
 if ! qconf -sq "$q" >/dev/null 2>&1; then
 qconf -ss | grep -qx "$NODE" || qconf -as "$NODE"
+if [ -n "$LOGIN_USER" ]; then qconf -am "$LOGIN_USER"; fi
 local uid=""
 if sandboxed; then uid=";s|^min_uid .*|min_uid 0|;s|^min_gid .*|min_gid 0|"; fi
 sge_edit "s|^execd_spool_dir .*|execd_spool_dir $SGE_SPOOL/execd|$uid" -mconf global

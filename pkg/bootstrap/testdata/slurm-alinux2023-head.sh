@@ -329,7 +329,7 @@ service nfs-server
 exportfs -ra
 }
 
-NOSLURM='Amazon Linux 2023 has no Slurm 22.05+ package: use an image with Slurm (headNode.schedulerPreinstalled)'
+NOSLURM='Amazon Linux 2023 has no Slurm 22.05+ package: see headNode.schedulerPreinstalled'
 MUNGE_KEY=$ROOT/etc/munge/munge.key
 
 slurm_version() {

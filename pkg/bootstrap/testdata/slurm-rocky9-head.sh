@@ -330,7 +330,7 @@ service nfs-server
 exportfs -ra
 }
 
-NOSLURM='Rocky Linux 9 has no Slurm 22.05+ package: use an image with Slurm (headNode.schedulerPreinstalled)'
+NOSLURM='Rocky Linux 9 has no Slurm 22.05+ package: see headNode.schedulerPreinstalled'
 MUNGE_KEY=$ROOT/etc/munge/munge.key
 
 slurm_version() {

@@ -328,7 +328,7 @@ service nfs-kernel-server
 exportfs -ra
 }
 
-NOSLURM='Ubuntu 22.04 has no Slurm 22.05+ package: use an image with Slurm (headNode.schedulerPreinstalled)'
+NOSLURM='Ubuntu 22.04 has no Slurm 22.05+ package: see headNode.schedulerPreinstalled'
 MUNGE_KEY=$ROOT/etc/munge/munge.key
 
 slurm_version() {

@@ -265,7 +265,7 @@ mount_efs '/efs' 'fs-0123456789abcdef0'
 :
 }
 
-NOTORQUE='Amazon Linux 2023 has no Torque package: use an image with Torque (headNode.schedulerPreinstalled)'
+NOTORQUE='Amazon Linux 2023 has no Torque package: see headNode.schedulerPreinstalled'
 JOIN=$SHARED/torque-join
 scheduler_compute() {
 sandboxed && die "the Torque bootstrap has no sandbox mode"

@@ -13,6 +13,7 @@ STACK='driftless-alpha'
 REGION='us-east-1'
 PROXY='http://proxy.example.com:3128'
 QUEUES=('compute' )
+LOGIN_USER='hpc'
 WAIT_HANDLE='${HeadNodeWaitHandle}'
 PRE_INSTALL='s3://site-bootstrap/pre.sh'
 # shellcheck disable=SC2016
@@ -339,7 +340,7 @@ service nfs-server
 exportfs -ra
 }
 
-NOTORQUE='Amazon Linux 2023 has no Torque package: use an image with Torque (headNode.schedulerPreinstalled)'
+NOTORQUE='Amazon Linux 2023 has no Torque package: see headNode.schedulerPreinstalled'
 JOIN=$SHARED/torque-join
 scheduler_head() {
 sandboxed && die "the Torque bootstrap has no sandbox mode"
@@ -352,6 +353,7 @@ service pbs_server
 service pbs_sched
 wait_for 60 qmgr -c 'list server' >/dev/null || die "pbs_server does not answer"
 qmgr -c "list queue $q" >/dev/null 2>&1 || qmgr -c "create queue $q queue_type=execution"
+if [ -n "$LOGIN_USER" ]; then qmgr -c "set server managers += $LOGIN_USER@*"; fi
 qmgr -c "set queue $q enabled=true" -c "set queue $q started=true" -c "set server default_queue=$q" -c 'set server scheduling=true'
 join_watch
 scheduler_env "PBS_DEFAULT=$NODE"

@@ -264,7 +264,7 @@ mount_efs '/efs' 'fs-0123456789abcdef0'
 :
 }
 
-NOTORQUE='Ubuntu 24.04 has no Torque package: use an image with Torque (headNode.schedulerPreinstalled)'
+NOTORQUE='Ubuntu 24.04 has no Torque package: see headNode.schedulerPreinstalled'
 JOIN=$SHARED/torque-join
 scheduler_compute() {
 sandboxed && die "the Torque bootstrap has no sandbox mode"
