@@ -190,7 +190,7 @@ func newService(ctx context.Context, o serviceOptions) (*service, error) {
 // build wires a generation for cfg. prev is the generation it replaces.
 func (s *service) build(ctx context.Context, cfg *Config, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg, done: make(chan error, 1)}
-	env := buildEnv{trigger: s.trigger, getenv: s.opts.getenv, now: s.now, touch: s.touch, fetching: g.cycleStarted}
+	env := buildEnv{trigger: s.trigger, getenv: s.opts.getenv, now: s.now, touch: s.touch, fetching: g.cycleStarted, drainer: s.fleet}
 	if prev != nil {
 		env.prev = prev.d
 	}

@@ -268,7 +268,9 @@ func driftRun(t *testing.T) []awsclient.Call {
 	// checks what the daemon sent and that the fleet came back, not the
 	// stack's final state. On AWS, CloudFormation stops the head node,
 	// changes its type and starts it again.
-	approved := resized + "policy:\n  approve:\n    - headNode.instanceType=c5.xlarge\n"
+	// No fleet loop runs here, so nothing can drain the compute nodes:
+	// the approval says to stop the fleet without a drain.
+	approved := resized + "policy:\n  approve:\n    - headNode.instanceType=c5.xlarge\n    - fleet.stop=force\n"
 	rev := b.repo.Commit(t, "alpha: approve the bigger head node", map[string]string{"clusters/alpha.yaml": approved})
 	reset()
 	rep, err := d.reconciler.Reconcile(ctx)
@@ -276,7 +278,7 @@ func driftRun(t *testing.T) []awsclient.Call {
 		t.Fatalf("cycle: %v", err)
 	}
 	ch = change(t, rep, "alpha")
-	if ch.Action != diff.Update || !ch.StopFleet {
+	if ch.Action != diff.Update || !ch.StopFleet || !ch.ForceStop {
 		t.Fatalf("approved change: %s stopFleet=%v (%s)", ch.Action, ch.StopFleet, ch.Reason)
 	}
 	var order []string

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/driftless/driftless/pkg/apply"
 	"github.com/driftless/driftless/pkg/awsclient"
 	"github.com/driftless/driftless/pkg/fleet"
 	"github.com/driftless/driftless/pkg/reconcile"
@@ -41,6 +42,10 @@ type FleetConfig struct {
 	// SGE_CELL, SLURM_CONF, PATH): a non-interactive SSH session does
 	// not read the login shell's profile.
 	Env []string `yaml:"env"`
+	// DrainTimeout bounds the wait for jobs on nodes drained before an
+	// approved change stops the fleet (2h); past it the cluster is
+	// Blocked and its jobs run on.
+	DrainTimeout time.Duration `yaml:"drainTimeout"`
 }
 
 // FleetSSHConfig names the key and known_hosts files; the config never
@@ -73,6 +78,9 @@ func (f *FleetConfig) defaults() {
 	if f.Transport == "" {
 		f.Transport = transportSSH
 	}
+	if f.DrainTimeout == 0 {
+		f.DrainTimeout = apply.DefaultDrainTimeout
+	}
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
@@ -82,6 +90,9 @@ func (f *FleetConfig) validate() []string {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if f.Interval < time.Second {
 		bad("fleet.interval must be at least 1s, got %s", f.Interval)
+	}
+	if f.DrainTimeout < 0 {
+		bad("fleet.drainTimeout must not be negative, got %s", f.DrainTimeout)
 	}
 	s := f.SSH
 	switch f.Transport {
@@ -208,6 +219,9 @@ func (r *fleetRunner) sync(cfg *Config, rep *reconcile.Report) {
 			return
 		}
 		prev := r.last
+		if prev != nil {
+			next.m.Adopt(prev.m)
+		}
 		r.cur, r.last = next, next
 		go func() {
 			if prev != nil {

@@ -114,6 +114,9 @@ type buildEnv struct {
 	// touch, when set, is called after every fetch of the repo: a sign of
 	// progress for the watchdog.
 	touch func()
+	// drainer drains a cluster before an approved change stops its
+	// fleet; nil (no fleet loop) lets only a forced stop go ahead.
+	drainer apply.Drainer
 }
 
 // progressSource tells the service when a cycle starts (every cycle
@@ -205,6 +208,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 		Log:          log.With("component", "apply"),
 		PollInterval: pollInterval(cfg),
 		Timeout:      cfg.StackTimeout,
+		Drainer:      env.drainer,
+		DrainTimeout: cfg.Fleet.DrainTimeout,
 	}
 	d.reconciler = reconcile.New(src, obs, healer, opts, log, rec.loop)
 	return d, nil

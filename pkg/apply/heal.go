@@ -55,12 +55,18 @@ var ErrFleetNotStopped = errors.New("compute fleet did not stop")
 // leaves to Stacks:
 //
 //   - an approved change that needs the compute fleet stopped (ch.StopFleet)
-//     first sets every group of the stack to min 0, max 0, desired 0 and
-//     waits until no instance is left, then updates the stack, then gives
-//     each group the new template's minimum and maximum and its former
-//     desired capacity (clamped to them). Max 0 keeps the fleet loop from
-//     starting nodes meanwhile. Stopping terminates the nodes: jobs still
-//     running on them are lost, which is what the approval accepts.
+//     first drains every compute node in the scheduler (Drainer), which
+//     also pauses the cluster's fleet loop, and returns a *DrainingError
+//     while jobs still run: the change waits across cycles, holding no
+//     concurrency slot, and a *DrainTimeoutError once DrainTimeout has
+//     passed (the jobs are never killed). With no job left it sets every
+//     group of the stack to min 0, max 0, desired 0 and waits until no
+//     instance is left, then updates the stack, then gives each group the
+//     new template's minimum and maximum and its former desired capacity
+//     (clamped to them), and resumes the nodes. A cluster with no
+//     scheduler to drain gets an ErrNoScheduler unless the spec approves
+//     ForceStopApproval (ch.ForceStop), which stops the fleet without a
+//     drain: jobs still running are then lost.
 //   - drift the plan marked for healing (Drift.Heal) is put back after the
 //     stack calls: a group's minimum and maximum (UpdateAutoScalingGroup),
 //     tags removed from a group (CreateOrUpdateTags) or from the head node
@@ -79,6 +85,14 @@ type Healer struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Drainer drains a cluster before its fleet is stopped; without it
+	// only a forced stop (ForceStopApproval) goes ahead.
+	Drainer Drainer
+	// DrainTimeout bounds the wait for jobs on drained nodes;
+	// DefaultDrainTimeout when zero.
+	DrainTimeout time.Duration
+
+	drains drains
 }
 
 // groupSize is what a group was before its fleet was stopped.
@@ -96,7 +110,17 @@ func (h *Healer) Apply(ctx context.Context, ch diff.Change, revision string) (Re
 		err error
 	)
 	if ch.StopFleet && ch.Action == diff.Update && ch.Live != nil && len(ch.Live.Groups) > 0 {
+		if !ch.ForceStop {
+			if err := h.drained(ctx, log, ch, revision); err != nil {
+				return Result{Cluster: ch.Cluster, Action: ch.Action}, err
+			}
+		}
 		res, err = h.withFleetStopped(ctx, log, ch, revision)
+		if !ch.ForceStop {
+			if rerr := h.resume(ctx, log, ch.Cluster); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
 	} else {
 		res, err = h.Stacks.Apply(ctx, ch, revision)
 	}

@@ -125,7 +125,7 @@ func TestStopFleetAroundAnApprovedUpdate(t *testing.T) {
 			}
 			h := e.healer()
 			h.Stacks = obs
-			_, err := h.Apply(ctx, diff.Change{Cluster: cluster, Action: diff.Update, StopFleet: true, Desired: d2, Live: l}, "rev2")
+			_, err := h.Apply(ctx, diff.Change{Cluster: cluster, Action: diff.Update, StopFleet: true, ForceStop: true, Desired: d2, Live: l}, "rev2")
 			if fail != (err != nil) {
 				t.Fatalf("apply: %v", err)
 			}

@@ -60,6 +60,7 @@ func explainUpdate(ch *Change, d *render.Stack, l *Live, offline bool) {
 			ch.StopFleet = true
 		}
 	}
+	ch.ForceStop = ch.StopFleet && approvals[ForceStopApproval]
 	switch {
 	case len(ch.Fields) == 0 && len(ch.Resources) == 0:
 		ch.Reason = "the template differs only in what the cluster does not see (metadata); updating the stack"
@@ -67,7 +68,9 @@ func explainUpdate(ch *Change, d *render.Stack, l *Live, offline bool) {
 		ch.Reason = fmt.Sprintf("no setting changed, but %d resources render differently; updating in place", len(ch.Resources))
 	default:
 		ch.Reason = "spec changed: " + listChanges(ch.Fields)
-		if ch.StopFleet {
+		if ch.ForceStop {
+			ch.Reason += "; approved, with the compute fleet stopped first without draining it (" + ForceStopApproval + ")"
+		} else if ch.StopFleet {
 			ch.Reason += "; approved, with the compute fleet stopped first"
 		} else if approvedAny(ch.Fields) {
 			ch.Reason += "; approved"

@@ -102,6 +102,12 @@ const (
 	Heal Action = "heal"
 )
 
+// ForceStopApproval is the line of policy.approve that lets an approved
+// change stop the compute fleet at once, without draining the nodes and
+// waiting for their jobs: for a cluster whose scheduler cannot be reached,
+// or whose jobs would not end in the drain timeout.
+const ForceStopApproval = "fleet.stop=force"
+
 // Why a change is held. The values are status reasons and metric labels
 // (driftless_cluster_held{reason}).
 const (
@@ -143,6 +149,10 @@ type Change struct {
 	// StopFleet: an approved change needs the compute fleet stopped
 	// before the update and restored after it.
 	StopFleet bool
+	// ForceStop: the spec's policy.approve holds ForceStopApproval, so
+	// the fleet is stopped without draining its nodes and waiting for
+	// their jobs first; jobs still running are lost.
+	ForceStop bool
 }
 
 // Mutating reports whether carrying out the change calls AWS to change

@@ -78,6 +78,9 @@ type Round struct {
 	Report scale.Report
 	Batch  *awsbatch.Observation
 	Err    error
+	// Paused: the cluster is drained for an approved change and the
+	// round did nothing.
+	Paused bool
 	// Next is when the cluster's next round is due.
 	Next time.Time
 }
@@ -93,6 +96,8 @@ type Manager struct {
 	targets map[string]Target
 	slots   map[string]int // by instance type and threading
 	changed chan struct{}
+	// pauses are the clusters drained for an approved change (drain.go).
+	pauses pauses
 }
 
 // New checks the configuration and makes a manager with no targets.
@@ -267,6 +272,15 @@ func (c *cluster) close() {
 
 func (c *cluster) round(ctx context.Context, now time.Time) Round {
 	r := Round{Cluster: c.t.Cluster, At: now}
+	l := c.m.pauses.round(c.t.Cluster)
+	l.Lock()
+	defer l.Unlock()
+	if c.m.pauses.is(c.t.Cluster) {
+		// Drained for an approved change: the Healer owns the groups
+		// until it resumes the cluster.
+		r.Paused = true
+		return r
+	}
 	if c.t.Scheduler == AWSBatch {
 		if c.m.cfg.Batch == nil {
 			r.Err = errors.New("no AWS Batch client")

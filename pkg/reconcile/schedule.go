@@ -355,12 +355,23 @@ func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string
 // judge classifies the end of an apply.
 func judge(ch diff.Change, err error, canceled bool) verdict {
 	var (
-		failed  *apply.StackFailedError
-		timeout *apply.TimeoutError
+		failed   *apply.StackFailedError
+		timeout  *apply.TimeoutError
+		draining *apply.DrainingError
+		drainTO  *apply.DrainTimeoutError
 	)
 	switch {
 	case err == nil:
 		return verdict{}
+	case errors.As(err, &draining):
+		// Not a failure: the next cycle looks at the jobs again.
+		return verdict{condition: Reconciling, reason: "DrainingForUpdate", message: err.Error()}
+	case errors.As(err, &drainTO):
+		// The nodes stay drained and every cycle looks again, so the
+		// change goes ahead once a person has cancelled the jobs.
+		return verdict{condition: Blocked, reason: "DrainTimedOut", message: err.Error()}
+	case errors.Is(err, apply.ErrNoScheduler):
+		return verdict{condition: Blocked, reason: "NoScheduler", message: err.Error(), failed: true, stop: true}
 	case canceled || errors.Is(err, context.Canceled):
 		return verdict{condition: Reconciling, reason: "Interrupted", message: "the daemon stopped while applying; the next start picks the stack up"}
 	case errors.As(err, &timeout):
