@@ -52,6 +52,42 @@ func (b *builder) iam() {
 		Type:       "AWS::IAM::InstanceProfile",
 		Properties: map[string]any{"Roles": roles},
 	})
+	if c.Scheduler != schedulerBatch {
+		b.headNodeHostKeyPolicy(roles)
+	}
+}
+
+// idHeadNodeHostKeyPolicy is the policy that lets the head node publish
+// its SSH host key.
+const idHeadNodeHostKeyPolicy = "HeadNodeHostKeyPolicy"
+
+// headNodeHostKeyPolicy lets the head node, and no other instance of the
+// role, write its SSH host key to HeadNodeHostKeyParameter, which the
+// daemon trusts as the head node's key. It is a policy of its own beside
+// the role because it names the instance, which needs the role first; the
+// head node's bootstrap retries the write until the policy is in force.
+// A role the spec names gets it too: the bootstrap fails without it.
+func (b *builder) headNodeHostKeyPolicy(roles []any) {
+	name := b.c.Name
+	b.addResource(idHeadNodeHostKeyPolicy, resource{
+		Type: "AWS::IAM::Policy",
+		Properties: map[string]any{
+			"PolicyName": "driftless-" + name + "-head-node-host-key",
+			"Roles":      roles,
+			"PolicyDocument": map[string]any{
+				"Version": "2012-10-17",
+				"Statement": []map[string]any{{
+					"Sid":      "PublishHostKey",
+					"Effect":   "Allow",
+					"Action":   "ssm:PutParameter",
+					"Resource": sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + HeadNodeHostKeyParameter(name)),
+					"Condition": map[string]any{"ArnEquals": map[string]any{
+						"ec2:SourceInstanceARN": sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/${" + idHeadNode + "}"),
+					}},
+				}},
+			},
+		},
+	})
 }
 
 // roleName is the name of a role given by name or ARN

@@ -117,6 +117,12 @@ type BatchConfig struct {
 // node's NodeConfig as JSON text.
 func HeadNodeParameter(cluster string) string { return "/driftless/" + cluster + "/head-node" }
 
+// HeadNodeHostKeyParameter is the name of the SSM parameter the head node
+// publishes its SSH host public key to at every boot, and from which the
+// daemon's fleet loop learns the key: only the head node may write it
+// (see headNodeHostKeyPolicy).
+func HeadNodeHostKeyParameter(cluster string) string { return HeadNodeParameter(cluster) + "/host-key" }
+
 // Value is a string of a NodeConfig that is either known when the
 // template is rendered (Text) or filled in by CloudFormation when it
 // creates or updates the stack: the Ref of Resource, or its Attribute.
