@@ -233,6 +233,14 @@ func (r *fleetRunner) sync(cfg *Config, rep *reconcile.Report) {
 		}()
 	}
 	r.cur.m.Sync(r.targets)
+	// A cluster drained for a change that was since reverted gets its
+	// nodes and its loop back.
+	m, ctx := r.cur.m, r.cur.ctx
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, fleet.DefaultRoundTimeout)
+		defer cancel()
+		m.Settle(sctx, rep.Changes)
+	}()
 }
 
 // manager builds a manager for cfg, with AWS clients of its own.

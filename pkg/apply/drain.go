@@ -73,27 +73,34 @@ type DrainTimeoutError struct {
 }
 
 func (e *DrainTimeoutError) Error() string {
-	return fmt.Sprintf("%d jobs still run on %s after %s of drain; they are not killed: cancel them, or add %q to the spec's policy.approve to stop the fleet with them running, or revert the change",
+	return fmt.Sprintf("%d jobs still run on %s after %s of drain; they are not killed: cancel them, or add %q to the spec's policy.approve to stop the fleet with them running; reverting the change resumes the nodes",
 		e.Jobs, e.Cluster, e.After, ForceStopApproval)
 }
 
 // drains remembers, per cluster, when its drain for an approved change
-// began; it lives as long as the Healer.
+// began and for which desired template; it lives as long as the Healer.
 type drains struct {
 	mu    sync.Mutex
-	since map[string]time.Time
+	since map[string]drainStart
 }
 
-func (d *drains) start(cluster string, now time.Time) time.Time {
+type drainStart struct {
+	hash string
+	at   time.Time
+}
+
+// start returns when the drain for the change to hash began: now, unless
+// the same change was already draining (another change restarts it).
+func (d *drains) start(cluster, hash string, now time.Time) time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.since == nil {
-		d.since = map[string]time.Time{}
+		d.since = map[string]drainStart{}
 	}
-	if t, ok := d.since[cluster]; ok {
-		return t
+	if s, ok := d.since[cluster]; ok && s.hash == hash {
+		return s.at
 	}
-	d.since[cluster] = now
+	d.since[cluster] = drainStart{hash: hash, at: now}
 	return now
 }
 
@@ -131,7 +138,11 @@ func (h *Healer) drained(ctx context.Context, log *slog.Logger, ch diff.Change, 
 	if h.Drainer == nil {
 		return fmt.Errorf("%w: the fleet loop is off; add %q to the spec's policy.approve to stop the fleet without draining it", ErrNoScheduler, ForceStopApproval)
 	}
-	since := h.drains.start(ch.Cluster, h.now())
+	hash := ""
+	if ch.Desired != nil {
+		hash = ch.Desired.Hash
+	}
+	since := h.drains.start(ch.Cluster, hash, h.now())
 	if err := h.Drainer.DrainAll(ctx, ch.Cluster, drainReason(ch, revision)); err != nil {
 		if errors.Is(err, ErrNoScheduler) {
 			h.drains.end(ch.Cluster)

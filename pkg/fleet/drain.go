@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/driftless/driftless/pkg/apply"
+	"github.com/driftless/driftless/pkg/diff"
 	"github.com/driftless/driftless/pkg/scale"
 )
 
@@ -87,8 +88,8 @@ func (m *Manager) scheduler(ctx context.Context, cluster string) (scale.Schedule
 }
 
 // DrainAll pauses the cluster's loop, waits for a running round to end,
-// and drains every node the scheduler reports that is not drained with
-// reason already.
+// and drains every node that takes work (idle, allocated, mixed, booting
+// or unknown); drained, down and powered-down nodes are left as they are.
 func (m *Manager) DrainAll(ctx context.Context, cluster, reason string) error {
 	sched, done, err := m.scheduler(ctx, cluster)
 	if err != nil {
@@ -108,7 +109,10 @@ func (m *Manager) DrainAll(ctx context.Context, cluster, reason string) error {
 	}
 	var errs []error
 	for _, n := range st.Nodes {
-		if (n.State == scale.Drained || n.State == scale.Draining) && n.Reason == reason {
+		switch n.State {
+		case scale.Drained, scale.Draining, scale.Down, scale.PoweredDown:
+			// Takes no new work already. A node drained by a person
+			// keeps their reason, and ResumeAll leaves it drained.
 			continue
 		}
 		if err := sched.Drain(ctx, n.Name, reason); err != nil {
@@ -169,4 +173,20 @@ func (m *Manager) ResumeAll(ctx context.Context, cluster string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Settle resumes every paused cluster whose change, in a reconcile
+// cycle's plan, no longer stops the fleet: the change was reverted or
+// its approval withdrawn while its nodes drained, or it is done. A
+// cluster whose stack is busy (Wait) is left paused: its update may
+// still be running.
+func (m *Manager) Settle(ctx context.Context, changes []diff.Change) {
+	for _, ch := range changes {
+		if !m.pauses.is(ch.Cluster) || ch.Action == diff.Wait || (ch.Action == diff.Update && ch.StopFleet) {
+			continue
+		}
+		if err := m.ResumeAll(ctx, ch.Cluster); err != nil {
+			m.log.Warn("resuming the nodes of a cluster whose change no longer stops its fleet", "cluster", ch.Cluster, "error", err)
+		}
+	}
 }

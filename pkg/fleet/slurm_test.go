@@ -38,6 +38,10 @@ type world struct {
 	ec2    *ec2.Client
 	group  string
 	nodeOf map[string]string // instance id → node slot
+	// cfn, asg and spec let a test change the live cluster's stack.
+	cfn  *cloudformation.Client
+	asg  *autoscaling.Client
+	spec *spec.Cluster
 }
 
 func newWorld(t *testing.T, ctx context.Context, slots int) (*world, []diff.Change) {
@@ -80,7 +84,7 @@ compute:
 	}
 	changes := diff.Plan(diff.Input{Desired: []*render.Stack{st}, Live: lives})
 	w := &world{t: t, ctx: ctx, sl: sl, fleet: asgfleet.New(asg, ec), ec2: ec,
-		group: render.GroupName("hpc", "compute"), nodeOf: map[string]string{}}
+		group: render.GroupName("hpc", "compute"), nodeOf: map[string]string{}, cfn: cfn, asg: asg, spec: c}
 	w.boot()
 	return w, changes
 }
