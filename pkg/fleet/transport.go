@@ -10,6 +10,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/driftless/driftless/pkg/render"
 	"github.com/driftless/driftless/pkg/scale"
 	"github.com/driftless/driftless/pkg/scale/remote"
 	"github.com/driftless/driftless/pkg/scale/sge"
@@ -29,13 +36,18 @@ type Transport struct {
 	Local bool
 	// SSH reaches every other head node at its private address.
 	SSH SSH
+	// HostKeys reads the host key each head node publishes at boot
+	// (render.HeadNodeHostKeyParameter), from which the daemon builds the
+	// head node's known_hosts line; used when SSH.KnownHostsFile is empty.
+	HostKeys Parameters
 	// Env is set for every scheduler command, as NAME=value (SLURM_CONF,
 	// SGE_ROOT, SGE_CELL, PATH).
 	Env []string
 }
 
 // SSH is the daemon's SSH identity towards head nodes. Host keys are always
-// checked against KnownHostsFile; there is no way to turn that off.
+// checked, against KnownHostsFile or the key the head node published;
+// there is no way to turn that off.
 type SSH struct {
 	// User logs in; empty takes the cluster's login user (the stack's
 	// LoginUser output).
@@ -45,7 +57,8 @@ type SSH struct {
 	// KeyFile is the private key, read at each connection so a rotated
 	// key takes effect at the next one.
 	KeyFile string
-	// KnownHostsFile holds the head nodes' host keys.
+	// KnownHostsFile holds the head nodes' host keys; when empty, each
+	// head node's published key is used (Transport.HostKeys).
 	KnownHostsFile string
 	// DialTimeout bounds connecting; 10 s when zero.
 	DialTimeout time.Duration
@@ -53,18 +66,57 @@ type SSH struct {
 
 // ErrNoTransport says the daemon has no way to reach a head node: neither
 // SSH credentials nor the local transport are configured.
-var ErrNoTransport = errors.New("no way to reach the head node: set an SSH key and known_hosts file, or run on the head node with the local transport")
+var ErrNoTransport = errors.New("no way to reach the head node: set an SSH key, or run on the head node with the local transport")
+
+// ErrNoHostKey says the head node's host key is not known: it has not
+// published one (yet), and no known_hosts file is configured. The daemon
+// does not connect to a head node it cannot authenticate.
+var ErrNoHostKey = errors.New("the head node's SSH host key is not published")
+
+// Parameters is the SSM call that reads a head node's published host key;
+// *ssm.Client satisfies it.
+type Parameters interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+var _ Parameters = (*ssm.Client)(nil)
+
+// KnownHostsLine reads the host key the head node of cluster published
+// (SSM parameter render.HeadNodeHostKeyParameter, written by its
+// bootstrap with the node's IAM role, the only writer IAM allows) and
+// returns the known_hosts line that binds it to addr, host:port of the
+// head node's private address.
+func KnownHostsLine(ctx context.Context, p Parameters, cluster, addr string) (string, error) {
+	name := render.HeadNodeHostKeyParameter(cluster)
+	out, err := p.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	var nf *ssmtypes.ParameterNotFound
+	if errors.As(err, &nf) {
+		return "", fmt.Errorf("%w: SSM parameter %s does not exist", ErrNoHostKey, name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read SSM parameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || aws.ToString(out.Parameter.Value) == "" {
+		return "", fmt.Errorf("%w: SSM parameter %s is empty", ErrNoHostKey, name)
+	}
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(aws.ToString(out.Parameter.Value)))
+	if err != nil {
+		return "", fmt.Errorf("SSM parameter %s holds no SSH public key: %w", name, err)
+	}
+	return knownhosts.Line([]string{addr}, key), nil
+}
 
 // Connect reaches the target's scheduler and returns its adapter and what
-// to close when the loop stops. It does not touch the network: an SSH
-// connection is opened by the first command.
-func (tr Transport) Connect(_ context.Context, t Target) (scale.Scheduler, io.Closer, error) {
+// to close when the loop stops. Without a known_hosts file it reads the
+// head node's published host key, and fails when there is none; the SSH
+// connection itself is opened by the first command.
+func (tr Transport) Connect(ctx context.Context, t Target) (scale.Scheduler, io.Closer, error) {
 	var run scale.Runner
 	var closer io.Closer = nopCloser{}
 	switch {
 	case tr.Local:
 		run = &remote.Local{Env: tr.Env}
-	case tr.SSH.KeyFile == "" || tr.SSH.KnownHostsFile == "":
+	case tr.SSH.KeyFile == "" || tr.SSH.KnownHostsFile == "" && tr.HostKeys == nil:
 		return nil, nil, ErrNoTransport
 	case t.HeadNode == "":
 		return nil, nil, fmt.Errorf("the stack has no %s output: the head node's address is unknown", OutputHeadNodePrivateIP)
@@ -84,10 +136,19 @@ func (tr Transport) Connect(_ context.Context, t Target) (scale.Scheduler, io.Cl
 		if user == "" {
 			return nil, nil, fmt.Errorf("no SSH user: set one, or give the stack a %s output", OutputLoginUser)
 		}
-		s, err := remote.NewSSH(remote.SSHConfig{
-			Addr: net.JoinHostPort(t.HeadNode, strconv.Itoa(port)), User: user, Key: key,
+		addr := net.JoinHostPort(t.HeadNode, strconv.Itoa(port))
+		cfg := remote.SSHConfig{
+			Addr: addr, User: user, Key: key,
 			KnownHosts: tr.SSH.KnownHostsFile, Env: tr.Env, DialTimeout: tr.SSH.DialTimeout,
-		})
+		}
+		if cfg.KnownHosts == "" {
+			line, err := KnownHostsLine(ctx, tr.HostKeys, t.Cluster, addr)
+			if err != nil {
+				return nil, nil, err
+			}
+			cfg.HostKeys = []byte(line + "\n")
+		}
+		s, err := remote.NewSSH(cfg)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -27,9 +27,13 @@ type SSHConfig struct {
 	// Key is the private key, PEM or OpenSSH format.
 	Key []byte
 	// KnownHosts is the path of a known_hosts file holding the head
-	// node's host key. It is required: there is no way to turn host-key
-	// checking off.
+	// node's host key. It or HostKeys is required: there is no way to
+	// turn host-key checking off.
 	KnownHosts string
+	// HostKeys, instead of KnownHosts, are known_hosts lines in memory
+	// (plain host patterns, no hashed names or markers): the lines the
+	// daemon builds from a head node's published host key.
+	HostKeys []byte
 	// Env is set for each command, as NAME=value, through env(1) on the
 	// remote side (sshd's AcceptEnv is usually closed).
 	Env []string
@@ -53,26 +57,67 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	if cfg.Addr == "" || cfg.User == "" {
 		return nil, errors.New("ssh runner: address and user are required")
 	}
-	if cfg.KnownHosts == "" {
-		return nil, errors.New("ssh runner: a known_hosts file is required")
+	if cfg.KnownHosts == "" && len(cfg.HostKeys) == 0 {
+		return nil, errors.New("ssh runner: a known_hosts file or host keys are required")
 	}
 	signer, err := ssh.ParsePrivateKey(cfg.Key)
 	if err != nil {
 		return nil, fmt.Errorf("ssh runner: private key: %w", err)
 	}
-	hostKeys, err := knownhosts.New(cfg.KnownHosts)
-	if err != nil {
-		return nil, fmt.Errorf("ssh runner: known hosts: %w", err)
+	client := &ssh.ClientConfig{User: cfg.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}}
+	if cfg.KnownHosts != "" {
+		if client.HostKeyCallback, err = knownhosts.New(cfg.KnownHosts); err != nil {
+			return nil, fmt.Errorf("ssh runner: known hosts: %w", err)
+		}
+	} else if client.HostKeyCallback, client.HostKeyAlgorithms, err = fixedHostKeys(cfg.Addr, cfg.HostKeys); err != nil {
+		return nil, fmt.Errorf("ssh runner: host keys: %w", err)
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	return &SSH{cfg: cfg, client: &ssh.ClientConfig{
-		User:            cfg.User,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: hostKeys,
-		Timeout:         cfg.DialTimeout,
-	}}, nil
+	client.Timeout = cfg.DialTimeout
+	return &SSH{cfg: cfg, client: client}, nil
+}
+
+// fixedHostKeys checks a server's key against the known_hosts lines that
+// name addr, and returns the algorithms of those keys for the handshake
+// (the server would otherwise show a key of another type, which no line
+// holds).
+func fixedHostKeys(addr string, lines []byte) (ssh.HostKeyCallback, []string, error) {
+	host := knownhosts.Normalize(addr)
+	var keys []ssh.PublicKey
+	var algos []string
+	for rest := lines; len(bytes.TrimSpace(rest)) > 0; {
+		marker, hosts, key, _, next, err := ssh.ParseKnownHosts(rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		rest = next
+		if marker != "" {
+			return nil, nil, fmt.Errorf("marker %s is not supported here", marker)
+		}
+		for _, h := range hosts {
+			if knownhosts.Normalize(h) == host {
+				keys = append(keys, key)
+				if key.Type() == ssh.KeyAlgoRSA {
+					algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
+				}
+				algos = append(algos, key.Type())
+				break
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil, fmt.Errorf("no host key for %s", host)
+	}
+	return func(_ string, _ net.Addr, got ssh.PublicKey) error {
+		for _, k := range keys {
+			if bytes.Equal(k.Marshal(), got.Marshal()) {
+				return nil
+			}
+		}
+		return fmt.Errorf("host key mismatch: %s presented %s %s, which is not its known key", host, got.Type(), ssh.FingerprintSHA256(got))
+	}, algos, nil
 }
 
 func (s *SSH) connect(ctx context.Context) (*ssh.Client, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/driftless/driftless/internal/testbed/sshserver"
 	"github.com/driftless/driftless/pkg/scale/remote"
@@ -85,5 +86,33 @@ func TestSSHRejectsUnknownHostKey(t *testing.T) {
 	}
 	if _, err := remote.NewSSH(remote.SSHConfig{Addr: "127.0.0.1:22", User: "x", Key: []byte("k")}); err == nil {
 		t.Fatal("NewSSH without known_hosts accepted")
+	}
+}
+
+// TestSSHHostKeysInMemory checks host keys given as known_hosts lines
+// rather than a file: the server's key lets the command through, and lines
+// that name only other hosts are refused before connecting.
+func TestSSHHostKeysInMemory(t *testing.T) {
+	srv := sshserver.Start(t)
+	key, err := os.ReadFile(srv.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Host + ":" + strconv.Itoa(srv.Port)
+	cfg := remote.SSHConfig{Addr: addr, User: srv.User, Key: key,
+		HostKeys: []byte(knownhosts.Line([]string{addr}, srv.HostKey) + "\n")}
+	r, err := remote.NewSSH(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := r.Run(ctx, nil, "echo", "ok"); err != nil || string(out) != "ok\n" {
+		t.Fatalf("echo: %q %v", out, err)
+	}
+	cfg.HostKeys = []byte(knownhosts.Line([]string{"10.0.0.1:22"}, srv.HostKey) + "\n")
+	if _, err := remote.NewSSH(cfg); err == nil || !strings.Contains(err.Error(), "no host key") {
+		t.Fatalf("lines for other hosts only: %v", err)
 	}
 }
