@@ -109,20 +109,23 @@ func (h *Healer) Apply(ctx context.Context, ch diff.Change, revision string) (Re
 		res Result
 		err error
 	)
+	// An awsbatch cluster has no groups to stop, but its change still
+	// interrupts jobs: it too waits for a drain or a forced stop.
+	drain := ch.StopFleet && ch.Action == diff.Update && !ch.ForceStop
+	if drain {
+		if err := h.drained(ctx, log, ch, revision); err != nil {
+			return Result{Cluster: ch.Cluster, Action: ch.Action}, err
+		}
+	}
 	if ch.StopFleet && ch.Action == diff.Update && ch.Live != nil && len(ch.Live.Groups) > 0 {
-		if !ch.ForceStop {
-			if err := h.drained(ctx, log, ch, revision); err != nil {
-				return Result{Cluster: ch.Cluster, Action: ch.Action}, err
-			}
-		}
 		res, err = h.withFleetStopped(ctx, log, ch, revision)
-		if !ch.ForceStop {
-			if rerr := h.resume(ctx, log, ch.Cluster); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}
 	} else {
 		res, err = h.Stacks.Apply(ctx, ch, revision)
+	}
+	if drain {
+		if rerr := h.resume(ctx, log, ch.Cluster); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 	}
 	if err != nil {
 		return res, err
