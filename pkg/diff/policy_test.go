@@ -149,7 +149,7 @@ a test fails when a spec field has no policy.
 | policy | the daemon |
 |---|---|
 | ` + "`in-place`" + ` | applies it |
-| ` + "`fleet-stop`" + ` | waits for an approval line, then stops the compute fleet, updates and restores the fleet |
+| ` + "`fleet-stop`" + ` | waits for an approval line, then drains the compute nodes and waits for their jobs (up to ` + "`fleet.drainTimeout`" + `; see [plan.md](plan.md#approving-a-change)), stops the compute fleet, updates and restores the fleet |
 | ` + "`replace`" + ` | waits for an approval line (it replaces, restarts or modifies the head node or shared storage), then carries it out, with the fleet stopped first where the effect says so |
 | ` + "`not-allowed`" + ` | refuses it: declare a new cluster instead |
 
