@@ -330,6 +330,9 @@ func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string
 		}
 	case err == nil:
 		log.Info("applied", "stack_status", res.StackStatus, "duration", res.Duration.Round(time.Millisecond).String())
+	case v.reason == "DrainingForUpdate":
+		// Expected every cycle while jobs run; the Healer logs it.
+		log.Debug("apply waits for a drain", "error", err)
 	case v.failed:
 		log.Error("apply failed", "error", err, "failures", failures, "next_attempt", next.Format(time.RFC3339))
 	default:
