@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftless/driftless/pkg/apply"
@@ -55,10 +56,14 @@ type FleetSSHConfig struct {
 	User string `yaml:"user"`
 	// Port is sshd's port (22).
 	Port int `yaml:"port"`
-	// KeyFile is the private key.
+	// KeyFile is the private key: that of the key pair the clusters'
+	// head nodes are launched with (headNode.keyPair), which EC2
+	// installs for the login user.
 	KeyFile string `yaml:"keyFile"`
-	// KnownHostsFile holds the head nodes' host keys; required with a
-	// key, and host keys are always checked.
+	// KnownHostsFile, if set, holds the head nodes' host keys. Without
+	// it each head node's key is the one it published to SSM at boot
+	// (/driftless/<cluster>/head-node/host-key). Host keys are always
+	// checked.
 	KnownHostsFile string `yaml:"knownHostsFile"`
 }
 
@@ -97,8 +102,8 @@ func (f *FleetConfig) validate() []string {
 	s := f.SSH
 	switch f.Transport {
 	case transportSSH:
-		if (s != FleetSSHConfig{}) && (s.KeyFile == "" || s.KnownHostsFile == "") {
-			bad("fleet.ssh needs both keyFile and knownHostsFile: head nodes are reached with a key and their host keys are always checked")
+		if (s != FleetSSHConfig{}) && s.KeyFile == "" {
+			bad("fleet.ssh needs keyFile: head nodes are reached with a key")
 		}
 	case transportLocal:
 		if (s != FleetSSHConfig{}) {
@@ -118,14 +123,20 @@ func (f *FleetConfig) validate() []string {
 	return errs
 }
 
-// transport is the fleet package's transport for the config.
-func (f FleetConfig) transport() fleet.Transport {
-	return fleet.Transport{
+// transport is the fleet package's transport for the config; hostKeys
+// reads the head nodes' published host keys when no known_hosts file is
+// set.
+func (f FleetConfig) transport(hostKeys fleet.Parameters) fleet.Transport {
+	tr := fleet.Transport{
 		Local: f.Transport == transportLocal,
 		Env:   f.Env,
 		SSH: fleet.SSH{User: f.SSH.User, Port: f.SSH.Port, KeyFile: f.SSH.KeyFile,
 			KnownHostsFile: f.SSH.KnownHostsFile},
 	}
+	if !tr.Local && tr.SSH.KnownHostsFile == "" {
+		tr.HostKeys = hostKeys
+	}
+	return tr
 }
 
 // fleetRunner keeps one fleet.Manager running for the configuration in
@@ -253,7 +264,7 @@ func (r *fleetRunner) manager(cfg *Config) (*fleetManager, error) {
 	ec := ec2.NewFromConfig(awsCfg)
 	m, err := fleet.New(fleet.Config{
 		Interval:      cfg.Fleet.Interval,
-		Connect:       cfg.Fleet.transport().Connect,
+		Connect:       cfg.Fleet.transport(ssm.NewFromConfig(awsCfg)).Connect,
 		Fleet:         asgfleet.New(autoscaling.NewFromConfig(awsCfg), ec),
 		InstanceTypes: ec,
 		Batch:         batchobs.New(awsbatch.NewFromConfig(awsCfg), r.batch),

@@ -37,7 +37,8 @@ func TestFleetConfig(t *testing.T) {
 	}{
 		{name: "nothing said: on, every minute, over ssh", yaml: ""},
 		{name: "ssh with key and known hosts", yaml: "fleet:\n  ssh:\n    user: centos\n    keyFile: /k\n    knownHostsFile: /kh\n"},
-		{name: "a key without known hosts", yaml: "fleet:\n  ssh:\n    keyFile: /k\n", want: "fleet.ssh needs both keyFile and knownHostsFile"},
+		{name: "a key without known hosts: the published host keys", yaml: "fleet:\n  ssh:\n    keyFile: /k\n"},
+		{name: "known hosts without a key", yaml: "fleet:\n  ssh:\n    knownHostsFile: /kh\n", want: "fleet.ssh needs keyFile"},
 		{name: "ssh settings with the local transport", yaml: "fleet:\n  transport: local\n  ssh:\n    keyFile: /k\n", want: "fleet.ssh applies to fleet.transport ssh"},
 		{name: "an unknown transport", yaml: "fleet:\n  transport: ssm\n", want: "fleet.transport must be ssh or local"},
 		{name: "an interval under a second", yaml: "fleet:\n  interval: 10ms\n", want: "fleet.interval must be at least 1s"},

@@ -80,6 +80,7 @@ var iamRuns = []opsRun{
 	{"pre-flight checks", preflightCalls},
 	{"stack failures", stackFailuresRun},
 	{"fleet loop", fleetRun},
+	{"fleet loop over SSH with a published host key", fleetHostKeyRun},
 }
 
 func (c *calls) all() []awsclient.Call {
