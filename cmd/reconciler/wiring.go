@@ -28,6 +28,9 @@ type daemon struct {
 	// applier is the reconciler's applier, for a command to set its
 	// progress output and a person's overrides.
 	applier *apply.Applier
+	// healer carries the clusters' drains for approved changes over a
+	// reload.
+	healer *apply.Healer
 	// dir is set in local-directory mode, to watch it.
 	dir *source.Dir
 	// trusted wraps a git source: it keeps the last trusted revision in
@@ -211,6 +214,10 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 		Drainer:      env.drainer,
 		DrainTimeout: cfg.Fleet.DrainTimeout,
 	}
+	if p := env.prev; p != nil && p.healer != nil {
+		healer.Adopt(p.healer)
+	}
+	d.healer = healer
 	d.reconciler = reconcile.New(src, obs, healer, opts, log, rec.loop)
 	return d, nil
 }

@@ -104,6 +104,22 @@ func (d *drains) start(cluster, hash string, now time.Time) time.Time {
 	return now
 }
 
+// Adopt takes over prev's drains in progress, so a Healer that replaces
+// another (a reloaded configuration) keeps counting their time from when
+// they began. Call it before the first Apply.
+func (h *Healer) Adopt(prev *Healer) {
+	prev.drains.mu.Lock()
+	defer prev.drains.mu.Unlock()
+	h.drains.mu.Lock()
+	defer h.drains.mu.Unlock()
+	if h.drains.since == nil {
+		h.drains.since = map[string]drainStart{}
+	}
+	for c, s := range prev.drains.since {
+		h.drains.since[c] = s
+	}
+}
+
 func (d *drains) end(cluster string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
