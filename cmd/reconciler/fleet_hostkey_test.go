@@ -84,7 +84,8 @@ func fleetHostKeyRun(t *testing.T) []awsclient.Call {
 }
 
 // TestFleetPublishedHostKey: the daemon reaches a head node whose host key
-// it learnt from the head node's SSM parameter, and reads nothing else of
+// it learnt from the head node's SSM parameter (read when the loop
+// connects and at each new SSH connection), and calls nothing else of
 // SSM.
 func TestFleetPublishedHostKey(t *testing.T) {
 	var reads int
@@ -96,7 +97,7 @@ func TestFleetPublishedHostKey(t *testing.T) {
 			reads++
 		}
 	}
-	if reads != 1 {
-		t.Errorf("%d reads of the host key parameter, want 1", reads)
+	if reads == 0 {
+		t.Error("the host key parameter was not read")
 	}
 }

@@ -110,6 +110,22 @@ func TestConnectWithPublishedHostKey(t *testing.T) {
 	if err := snapshot(); err != nil {
 		t.Fatalf("the head node's key published: %v", err)
 	}
+	// The key is read again for every new connection: a head node
+	// replaced at the same address is known by the key it publishes.
+	sched, closer, err := tr.Connect(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sched.Snapshot(ctx); err == nil || strings.Contains(err.Error(), "host key") {
+		t.Fatalf("first connection: %v", err)
+	}
+	publish(t, ctx, c, "hpc", sshserver.NewKey(t, t.TempDir()+"/replaced"))
+	closer.Close() // the connection breaks; the next command makes a new one
+	if _, err := sched.Snapshot(ctx); err == nil || !strings.Contains(err.Error(), "host key mismatch") {
+		t.Fatalf("after the key changed: %v, want a host key mismatch", err)
+	}
+	publish(t, ctx, c, "hpc", srv.HostKey)
+
 	// A known_hosts file, when given, is used instead of the parameter.
 	tr.HostKeys = nil
 	tr.SSH.KnownHostsFile = srv.KnownHostsFile

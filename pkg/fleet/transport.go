@@ -142,11 +142,17 @@ func (tr Transport) Connect(ctx context.Context, t Target) (scale.Scheduler, io.
 			KnownHosts: tr.SSH.KnownHostsFile, Env: tr.Env, DialTimeout: tr.SSH.DialTimeout,
 		}
 		if cfg.KnownHosts == "" {
-			line, err := KnownHostsLine(ctx, tr.HostKeys, t.Cluster, addr)
-			if err != nil {
+			// Read now, so that a head node without a published key
+			// fails the connect step; and again at every new
+			// connection, so that a head node replaced at the same
+			// address is known by its new key.
+			if _, err := KnownHostsLine(ctx, tr.HostKeys, t.Cluster, addr); err != nil {
 				return nil, nil, err
 			}
-			cfg.HostKeys = []byte(line + "\n")
+			cfg.HostKeysFunc = func(ctx context.Context) ([]byte, error) {
+				line, err := KnownHostsLine(ctx, tr.HostKeys, t.Cluster, addr)
+				return []byte(line + "\n"), err
+			}
 		}
 		s, err := remote.NewSSH(cfg)
 		if err != nil {

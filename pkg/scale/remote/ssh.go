@@ -34,6 +34,10 @@ type SSHConfig struct {
 	// (plain host patterns, no hashed names or markers): the lines the
 	// daemon builds from a head node's published host key.
 	HostKeys []byte
+	// HostKeysFunc, if set, gives the HostKeys lines afresh for every new
+	// connection, so that a host replaced at the same address is known
+	// by its new key once the old connection breaks.
+	HostKeysFunc func(ctx context.Context) ([]byte, error)
 	// Env is set for each command, as NAME=value, through env(1) on the
 	// remote side (sshd's AcceptEnv is usually closed).
 	Env []string
@@ -57,7 +61,7 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	if cfg.Addr == "" || cfg.User == "" {
 		return nil, errors.New("ssh runner: address and user are required")
 	}
-	if cfg.KnownHosts == "" && len(cfg.HostKeys) == 0 {
+	if cfg.KnownHosts == "" && len(cfg.HostKeys) == 0 && cfg.HostKeysFunc == nil {
 		return nil, errors.New("ssh runner: a known_hosts file or host keys are required")
 	}
 	signer, err := ssh.ParsePrivateKey(cfg.Key)
@@ -69,8 +73,10 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 		if client.HostKeyCallback, err = knownhosts.New(cfg.KnownHosts); err != nil {
 			return nil, fmt.Errorf("ssh runner: known hosts: %w", err)
 		}
-	} else if client.HostKeyCallback, client.HostKeyAlgorithms, err = fixedHostKeys(cfg.Addr, cfg.HostKeys); err != nil {
-		return nil, fmt.Errorf("ssh runner: host keys: %w", err)
+	} else if cfg.HostKeysFunc == nil {
+		if client.HostKeyCallback, client.HostKeyAlgorithms, err = fixedHostKeys(cfg.Addr, cfg.HostKeys); err != nil {
+			return nil, fmt.Errorf("ssh runner: host keys: %w", err)
+		}
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
@@ -131,8 +137,22 @@ func (s *SSH) connect(ctx context.Context) (*ssh.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	client := s.client
+	if s.cfg.HostKeysFunc != nil {
+		lines, err := s.cfg.HostKeysFunc(ctx)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("host keys: %w", err)
+		}
+		c := *s.client
+		if c.HostKeyCallback, c.HostKeyAlgorithms, err = fixedHostKeys(s.cfg.Addr, lines); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("host keys: %w", err)
+		}
+		client = &c
+	}
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.DialTimeout))
-	c, chans, reqs, err := ssh.NewClientConn(nc, s.cfg.Addr, s.client)
+	c, chans, reqs, err := ssh.NewClientConn(nc, s.cfg.Addr, client)
 	if err != nil {
 		nc.Close()
 		return nil, err
