@@ -104,3 +104,13 @@ func TestApprovedFleetStopDrainsFirst(t *testing.T) {
 		t.Errorf("node %s is %q after the update, want resumed", node, s)
 	}
 }
+
+func TestDrainTimeoutDefault(t *testing.T) {
+	cfg, err := parseConfig("config.yaml", []byte("repo:\n  dir: /srv/clusters\naws:\n  region: us-east-1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Fleet.DrainTimeout != 2*time.Hour {
+		t.Errorf("fleet.drainTimeout defaults to %s, want 2h", cfg.Fleet.DrainTimeout)
+	}
+}

@@ -44,6 +44,7 @@ func TestFleetConfig(t *testing.T) {
 		{name: "an interval under a second", yaml: "fleet:\n  interval: 10ms\n", want: "fleet.interval must be at least 1s"},
 		{name: "an environment entry without a name", yaml: "fleet:\n  env: [\"=x\"]\n", want: "fleet.env entries are NAME=value"},
 		{name: "a mistyped key", yaml: "fleet:\n  intervall: 1m\n", want: "intervall"},
+		{name: "a negative drain timeout", yaml: "fleet:\n  drainTimeout: -1m\n", want: "fleet.drainTimeout must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
