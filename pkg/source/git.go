@@ -195,14 +195,23 @@ func (g *Git) fetch(ctx context.Context) (Snapshot, error) {
 	hash, have := g.localHead(repo, localName)
 	if !have || hash != head {
 		g.log.Debug("fetching", "head", head.String())
-		err := remote.FetchContext(ctx, &git.FetchOptions{
+		opts := &git.FetchOptions{
 			RemoteName: remoteName,
 			RefSpecs:   []config.RefSpec{g.refSpec()},
 			Auth:       auth,
 			CABundle:   ca,
 			Force:      true,
 			Tags:       git.NoTags,
-		})
+		}
+		err := remote.FetchContext(ctx, opts)
+		if err != nil && strings.HasSuffix(err.Error(), "closing input: EOF") {
+			// go-git v5 fails a fetch over SSH now and then when sshd closes
+			// the channel before the client closes its side of the request
+			// (go-git issue 1685, fixed in v6). Nothing was stored; the
+			// fetch is asked again once.
+			g.log.Debug("fetch closed early by the server; fetching again", "error", err)
+			err = remote.FetchContext(ctx, opts)
+		}
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return Snapshot{}, err
 		}
