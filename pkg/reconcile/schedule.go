@@ -374,7 +374,10 @@ func judge(ch diff.Change, err error, canceled bool) verdict {
 		// change goes ahead once a person has cancelled the jobs.
 		return verdict{condition: Blocked, reason: "DrainTimedOut", message: err.Error()}
 	case errors.Is(err, apply.ErrNoScheduler):
-		return verdict{condition: Blocked, reason: "NoScheduler", message: err.Error(), failed: true, stop: true}
+		// No backoff: the attempt makes no AWS call, and a fleet loop
+		// that starts after this cycle (the daemon's first) drains the
+		// cluster in the next one.
+		return verdict{condition: Blocked, reason: "NoScheduler", message: err.Error()}
 	case canceled || errors.Is(err, context.Canceled):
 		return verdict{condition: Reconciling, reason: "Interrupted", message: "the daemon stopped while applying; the next start picks the stack up"}
 	case errors.As(err, &timeout):
