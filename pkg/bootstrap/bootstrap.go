@@ -384,7 +384,7 @@ func check(cfg Config) error {
 // handle is a presigned S3 URL of about 500 bytes, an address at most 15,
 // a file system id 21.
 const (
-	urlSize     = 768
+	urlSize     = 640
 	addressSize = 15
 	idSize      = 32
 )

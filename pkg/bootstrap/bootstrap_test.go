@@ -144,9 +144,9 @@ func TestShellcheck(t *testing.T) {
 }
 
 // TestUserDataRoom keeps room in the largest script (every feature on)
-// for a site's own text: longer URLs, arguments, a proxy.
+// for a site's own text: more volumes, longer URLs and arguments.
 func TestUserDataRoom(t *testing.T) {
-	const room = 512
+	const room = 384
 	for _, sched := range schedulers {
 		for _, osName := range OSes() {
 			cfg := goldenConfig(sched, osName, RoleHead)

@@ -64,9 +64,9 @@ func motoInSandbox(t *testing.T, ctx context.Context, sb *nodes.Sandbox) string 
 	}
 	var b [2]byte
 	_, _ = rand.Read(b[:])
-	url := fmt.Sprintf("http://%s:%d", nodes.BridgeAddr, 20000+int(b[0])<<4|int(b[1]&15))
+	url := fmt.Sprintf("http://%s:%d", sb.Addr(), 20000+int(b[0])<<4|int(b[1]&15))
 	port := url[strings.LastIndexByte(url, ':')+1:]
-	cmd := sb.Command(ctx, "", nil, bin, "-H", nodes.BridgeAddr, "-p", port)
+	cmd := sb.Command(ctx, "", nil, bin, "-H", sb.Addr(), "-p", port)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +216,15 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		t.Fatalf("signals after the head node bootstrap: %+v", sigs)
 	}
 	fileHas(t, filepath.Join(head.dir, "pre-install.args"), "two words|it's ${HOME}|")
+	if key, err := os.ReadFile("/etc/ssh/ssh_host_ed25519_key.pub"); err == nil {
+		out, err := sb.Run(ctx, "", nil, "curl", "-fsS", "-H", "X-Amz-Target: AmazonSSM.GetParameter", "-H", "Content-Type: application/x-amz-json-1.1",
+			"-H", "Authorization: AWS4-HMAC-SHA256 Credential=AKIATESTTESTTESTTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0",
+			"--data", `{"Name":"/driftless/sbx/head-node/host-key"}`, ssm+"/")
+		fields := strings.Fields(string(key))
+		if err != nil || len(fields) < 2 || !strings.Contains(string(out), fields[0]+" "+fields[1]) {
+			t.Errorf("host key parameter: %v %s", err, out)
+		}
+	}
 	fileHas(t, filepath.Join(head.dir, "post-install.host"), "dl-head\nfrom-s3\n")
 	fileHas(t, filepath.Join(head.dir, "etc/exports.d/driftless.exports"), "/shared 198.18.0.0/24(rw,sync,no_subtree_check,no_root_squash)")
 
@@ -389,11 +398,12 @@ func TestSGEClusterInSandbox(t *testing.T) {
 	sig := cfnsignal.Serve(l)
 	defer sig.Close()
 	vars := map[string]string{"HeadNodeWaitHandle": sig.URL, "HeadNode.PrivateIp": head.addr}
-	env := []string{"DRIFTLESS_SGE_CELL=" + cell}
+	ssm := motoInSandbox(t, ctx, sb)
+	env := []string{"DRIFTLESS_SGE_CELL=" + cell, "DRIFTLESS_SSM_ENDPOINT=" + ssm}
 	headCfg := Config{
 		Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "sge", OS: "ubuntu2204",
-		Role: RoleHead, Queues: []string{"compute"}, ExportTo: ExportSubnet,
-		WaitHandle: Value{Sub: "HeadNodeWaitHandle"},
+		Role: RoleHead, Queues: []string{"compute"}, ExportTo: ExportSubnet, LoginUser: "root",
+		HeadParameter: "/driftless/sbx/head-node", WaitHandle: Value{Sub: "HeadNodeWaitHandle"},
 	}
 	if log, err := runScript(t, ctx, sb, head, "dl-sge", headCfg, vars, env...); err != nil {
 		t.Fatalf("head node bootstrap: %v\n%s", err, log)

@@ -229,6 +229,16 @@ func (s *Sandbox) Node(h Host) {
 	}
 }
 
+// Addr is the address servers that the nodes reach listen on: BridgeAddr
+// in a Bridge sandbox, else 127.0.0.1 (inside the sandbox's network
+// namespace when it has one).
+func (s *Sandbox) Addr() string {
+	if s.opts.Bridge {
+		return BridgeAddr
+	}
+	return "127.0.0.1"
+}
+
 // Listen returns a TCP listener on 127.0.0.1 that processes inside the
 // sandbox reach: in its network namespace when it has one.
 func (s *Sandbox) Listen() (net.Listener, error) {
@@ -255,11 +265,7 @@ func (s *Sandbox) Listen() (net.Listener, error) {
 			ch <- result{nil, fmt.Errorf("setns: %w", err)}
 			return
 		}
-		addr := "127.0.0.1:0"
-		if s.opts.Bridge {
-			addr = BridgeAddr + ":0"
-		}
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", s.Addr()+":0")
 		ch <- result{l, err}
 	}()
 	r := <-ch

@@ -217,9 +217,8 @@ wait_for() {
 # user data takes effect). cloud-init itself runs it on the first boot only.
 boot_unit() {
 	sandboxed && return 0
-	local md=http://169.254.169.254/latest
 	printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-		"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+		"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 		write_file /etc/systemd/system/driftless-bootstrap.service
 	systemctl daemon-reload
 	systemctl enable driftless-bootstrap.service
@@ -230,6 +229,26 @@ boot_unit() {
 scheduler_env() {
 	printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 	printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+# ssm ACTION JSON: an SSM API call.
+ssm() {
+	aws_curl ssm "${DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" -H "X-Amz-Target: AmazonSSM.$1" \
+		-H 'Content-Type: application/x-amz-json-1.1' --data "$2"
+}
+
+# publish_host_key: the head node's SSH host key goes to $PARAM/host-key,
+# where the daemon learns to trust this head node. Only this instance may
+# write it, and that policy may take a minute to apply: retry.
+publish_host_key() {
+	local f key=""
+	for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
+		if [ -s "$f" ]; then key=$(cut -d' ' -f1,2 "$f") && break; fi
+	done
+	if [ -z "$key" ] && sandboxed; then log "sandbox: no SSH host key to publish"; return 0; fi
+	[ -n "$key" ] || die "no SSH host key in /etc/ssh"
+	retry 24 ssm PutParameter "{\"Name\":\"$PARAM/host-key\",\"Value\":\"$key\",\"Type\":\"String\",\"Overwrite\":true}" >/dev/null ||
+		die "cannot write the host key to SSM parameter $PARAM/host-key"
 }
 
 # save_self: keep this script where the head node's units run its modes.

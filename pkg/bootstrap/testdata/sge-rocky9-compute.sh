@@ -1,7 +1,6 @@
 #!/bin/bash
-# Driftless compute node of cluster alpha: sge on Rocky Linux 9.
-# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
-# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
+# Driftless compute node of cluster alpha: sge on Rocky Linux 9. docs/nodes.md
+# Logs to /var/log/driftless-bootstrap.log; idempotent, runs at every boot.
 set -euo pipefail
 shopt -s lastpipe
 umask 022
@@ -207,9 +206,8 @@ return 1
 
 boot_unit() {
 sandboxed && return 0
-local md=http://169.254.169.254/latest
 printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
@@ -272,12 +270,6 @@ CELL_DIR=$SGE_ROOT/$SGE_CELL
 SGE_SPOOL=$ROOT/var/spool/gridengine/$SGE_CELL
 JOIN=$SHARED/sge-join
 
-sge_preseed() {
-sandboxed && return 0
-have debconf-set-selections || return 0
-printf '%s shared/gridengineconfig boolean false\n' gridengine-common gridengine-master gridengine-exec | debconf-set-selections
-}
-
 scheduler_compute() {
 need sge_execd "$NOSGE"
 [ -s "$SHARED/sge-common/act_qmaster" ] || die "the head node shares no Grid Engine cell"
@@ -311,7 +303,6 @@ setup_proxy
 step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
-sge_preseed
 install_packages curl nfs-utils xfsprogs nvme-cli
 step mounts
 mount_all

@@ -1,7 +1,6 @@
 #!/bin/bash
-# Driftless head node of cluster alpha: sge on Rocky Linux 9.
-# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
-# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
+# Driftless head node of cluster alpha: sge on Rocky Linux 9. docs/nodes.md
+# Logs to /var/log/driftless-bootstrap.log; idempotent, runs at every boot.
 set -euo pipefail
 shopt -s lastpipe
 umask 022
@@ -12,6 +11,7 @@ CLUSTER='alpha'
 STACK='driftless-alpha'
 REGION='us-east-1'
 PROXY='http://proxy.example.com:3128'
+PARAM='/driftless/alpha/head-node'
 QUEUES=('compute' )
 LOGIN_USER='hpc'
 WAIT_HANDLE='${HeadNodeWaitHandle}'
@@ -218,9 +218,8 @@ return 1
 
 boot_unit() {
 sandboxed && return 0
-local md=http://169.254.169.254/latest
 printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
@@ -229,6 +228,22 @@ systemctl enable driftless-bootstrap.service
 scheduler_env() {
 printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+ssm() {
+aws_curl ssm "${!DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" -H "X-Amz-Target: AmazonSSM.$1" \
+-H 'Content-Type: application/x-amz-json-1.1' --data "$2"
+}
+
+publish_host_key() {
+local f key=""
+for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
+if [ -s "$f" ]; then key=$(cut -d' ' -f1,2 "$f") && break; fi
+done
+if [ -z "$key" ] && sandboxed; then log "sandbox: no SSH host key to publish"; return 0; fi
+[ -n "$key" ] || die "no SSH host key in /etc/ssh"
+retry 24 ssm PutParameter "{\"Name\":\"$PARAM/host-key\",\"Value\":\"$key\",\"Type\":\"String\",\"Overwrite\":true}" >/dev/null ||
+die "cannot write the host key to SSM parameter $PARAM/host-key"
 }
 
 save_self() { write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"; }
@@ -347,12 +362,6 @@ CELL_DIR=$SGE_ROOT/$SGE_CELL
 SGE_SPOOL=$ROOT/var/spool/gridengine/$SGE_CELL
 JOIN=$SHARED/sge-join
 
-sge_preseed() {
-sandboxed && return 0
-have debconf-set-selections || return 0
-printf '%s shared/gridengineconfig boolean false\n' gridengine-common gridengine-master gridengine-exec | debconf-set-selections
-}
-
 sge_edit() {
 local sed=$1
 shift
@@ -363,9 +372,9 @@ SGE_EDIT=$sed EDITOR=$STATE/sge-edit qconf "$@"
 
 scheduler_head() {
 need sge_qmaster "$NOSGE"
-local admin=sgeadmin dir q=${!QUEUES[0]}
+local admin=sgeadmin q=${!QUEUES[0]}
 mkdir -p "$CELL_DIR/common" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
-chown "$admin:$admin" "$CELL_DIR" "$CELL_DIR/common" "$SGE_SPOOL" "$SGE_SPOOL/qmaster" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
+chown -R "$admin:$admin" "$CELL_DIR" "$SGE_SPOOL"
 if [ ! -s "$CELL_DIR/common/bootstrap" ]; then
 log "making cell $SGE_CELL"
 printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'spooling_method berkeleydb' \
@@ -373,7 +382,7 @@ printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'sp
 "qmaster_spool_dir $SGE_SPOOL/qmaster" 'security_mode none' 'listener_threads 2' 'worker_threads 2' \
 'scheduler_threads 1' >"$CELL_DIR/common/bootstrap"
 echo "$NODE" >"$CELL_DIR/common/act_qmaster"
-chown "$admin:$admin" "$CELL_DIR/common/bootstrap" "$CELL_DIR/common/act_qmaster"
+chown -R "$admin:$admin" "$CELL_DIR"
 su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin"
 fi
 PIDFILE=$SGE_SPOOL/qmaster/qmaster.pid service sgemaster sge_qmaster
@@ -381,19 +390,13 @@ wait_for 60 qconf -sh >/dev/null 2>&1 || die "no sge_qmaster"
 
 if ! qconf -sq "$q" >/dev/null 2>&1; then
 qconf -ss | grep -qx "$NODE" || qconf -as "$NODE"
-if [ -n "$LOGIN_USER" ]; then qconf -am "$LOGIN_USER"; fi
+qconf -sm | grep -qx "$LOGIN_USER" || qconf -am "$LOGIN_USER"
 local uid=""
 if sandboxed; then uid=";s|^min_uid .*|min_uid 0|;s|^min_gid .*|min_gid 0|"; fi
 sge_edit "s|^execd_spool_dir .*|execd_spool_dir $SGE_SPOOL/execd|$uid" -mconf global
 sge_edit 's|^schedule_interval .*|schedule_interval 0:0:2|' -msconf
-dir=$(mktemp -d)
-if ! qconf -sc | grep -q '^instance_id '; then
-{ qconf -sc; echo 'instance_id iid STRING == YES NO NONE 0'; } >"$dir/complexes"
-qconf -Mc "$dir/complexes"
-fi
-printf 'group_name @allhosts\nhostlist NONE\n' >"$dir/hostgroup"
-qconf -shgrp @allhosts >/dev/null 2>&1 || qconf -Ahgrp "$dir/hostgroup"
-rm -rf "$dir"
+qconf -sc | grep -q '^instance_id ' || sge_edit "\$a instance_id iid STRING == YES NO NONE 0" -mc
+qconf -shgrp @allhosts >/dev/null 2>&1 || sge_edit '' -ahgrp @allhosts
 # shellcheck disable=SC2016
 qconf -sp smp >/dev/null 2>&1 || sge_edit 's|^slots .*|slots 99999|;s|^allocation_rule .*|allocation_rule $pe_slots|' -ap smp
 # shellcheck disable=SC2016
@@ -415,10 +418,8 @@ for req in "$JOIN"/*; do
 h=${!req##*/}
 case $h in *[!A-Za-z0-9.-]*) rm -f "$req"; continue ;; esac
 read -r id slots <"$req"
-if ! qconf -se "$h" >/dev/null 2>&1; then
-printf 'hostname %s\nload_scaling NONE\ncomplex_values slots=%s,instance_id=%s\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' "$h" "$slots" "$id" >"$STATE/$h.host"
-qconf -Ae "$STATE/$h.host"
-fi
+qconf -se "$h" >/dev/null 2>&1 ||
+sge_edit "s|^hostname .*|hostname $h|;s|^complex_values .*|complex_values slots=$slots,instance_id=$id|" -ae
 qconf -aattr hostgroup hostlist "$h" @allhosts >/dev/null 2>&1 || true
 mv -f "$req" "$JOIN/done/$h"
 log "added execution host $h ($id)"
@@ -453,7 +454,6 @@ setup_proxy
 step pre-install
 site_script pre-install "$PRE_INSTALL" "${!PRE_INSTALL_ARGS[@]}"
 step packages
-sge_preseed
 install_packages curl nfs-utils xfsprogs nvme-cli mdadm
 step storage
 mount_all
@@ -465,6 +465,7 @@ step post-install
 site_script post-install "$POST_INSTALL" "${!POST_INSTALL_ARGS[@]}"
 step boot
 boot_unit
+publish_host_key
 step signal
 signal SUCCESS "head node $NODE ($INSTANCE_ID) is ready"
 log "bootstrap done"

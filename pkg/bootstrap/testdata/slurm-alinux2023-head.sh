@@ -1,7 +1,6 @@
 #!/bin/bash
-# Driftless head node of cluster alpha: slurm on Amazon Linux 2023.
-# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
-# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
+# Driftless head node of cluster alpha: slurm on Amazon Linux 2023. docs/nodes.md
+# Logs to /var/log/driftless-bootstrap.log; idempotent, runs at every boot.
 set -euo pipefail
 shopt -s lastpipe
 umask 022
@@ -217,9 +216,8 @@ return 1
 
 boot_unit() {
 sandboxed && return 0
-local md=http://169.254.169.254/latest
 printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
@@ -228,6 +226,22 @@ systemctl enable driftless-bootstrap.service
 scheduler_env() {
 printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+ssm() {
+aws_curl ssm "${!DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" -H "X-Amz-Target: AmazonSSM.$1" \
+-H 'Content-Type: application/x-amz-json-1.1' --data "$2"
+}
+
+publish_host_key() {
+local f key=""
+for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
+if [ -s "$f" ]; then key=$(cut -d' ' -f1,2 "$f") && break; fi
+done
+if [ -z "$key" ] && sandboxed; then log "sandbox: no SSH host key to publish"; return 0; fi
+[ -n "$key" ] || die "no SSH host key in /etc/ssh"
+retry 24 ssm PutParameter "{\"Name\":\"$PARAM/host-key\",\"Value\":\"$key\",\"Type\":\"String\",\"Overwrite\":true}" >/dev/null ||
+die "cannot write the host key to SSM parameter $PARAM/host-key"
 }
 
 save_self() { write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"; }
@@ -389,8 +403,7 @@ log "slurmctld is up"
 
 slurm_conf() {
 local queues q m max=0 n=1024 user=slurm perhost="" default=YES
-queues=$(aws_curl ssm "${!DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" \
--H 'X-Amz-Target: AmazonSSM.GetParameter' -H 'Content-Type: application/x-amz-json-1.1' --data "{\"Name\":\"$PARAM\"}" |
+queues=$(ssm GetParameter "{\"Name\":\"$PARAM\"}" |
 python3 -c 'import json,sys; [print(q["name"], q["maxNodes"]) for q in json.loads(json.load(sys.stdin)["Parameter"]["Value"]).get("queues") or []]') ||
 die "cannot read the queues from SSM parameter $PARAM"
 [ -n "$queues" ] || die "SSM parameter $PARAM names no queue"
@@ -403,8 +416,6 @@ ClusterName=$CLUSTER
 SlurmctldHost=$NODE($LOCAL_IP)
 SlurmctldParameters=enable_configless
 SlurmUser=$user
-AuthType=auth/munge
-CredType=cred/munge
 CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
 StateSaveLocation=$ROOT/var/spool/slurmctld
 SlurmdSpoolDir=$ROOT/var/spool/slurmd$perhost
@@ -416,14 +427,10 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-SchedulerType=sched/backfill
 MaxNodeCount=$n
 TreeWidth=65533
 ReturnToService=2
-MpiDefault=none
 MailProg=/bin/true
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
 CONF
 while read -r q m; do
 printf 'NodeSet=%s Feature=%s\nPartitionName=%s Nodes=%s Default=%s MaxTime=INFINITE State=UP\n' "$q" "$q" "$q" "$q" "$default"
@@ -486,6 +493,7 @@ step post-install
 site_script post-install "$POST_INSTALL" "${!POST_INSTALL_ARGS[@]}"
 step boot
 boot_unit
+publish_host_key
 step signal
 signal SUCCESS "head node $NODE ($INSTANCE_ID) is ready"
 log "bootstrap done"

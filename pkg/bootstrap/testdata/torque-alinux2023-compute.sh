@@ -1,7 +1,6 @@
 #!/bin/bash
-# Driftless compute node of cluster alpha: torque on Amazon Linux 2023.
-# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
-# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
+# Driftless compute node of cluster alpha: torque on Amazon Linux 2023. docs/nodes.md
+# Logs to /var/log/driftless-bootstrap.log; idempotent, runs at every boot.
 set -euo pipefail
 shopt -s lastpipe
 umask 022
@@ -207,9 +206,8 @@ return 1
 
 boot_unit() {
 sandboxed && return 0
-local md=http://169.254.169.254/latest
 printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service

@@ -1,7 +1,6 @@
 #!/bin/bash
-# Driftless head node of cluster alpha: torque on Ubuntu 24.04.
-# From pkg/bootstrap/templates; idempotent, re-run at every boot; docs/nodes.md.
-# Log: /var/log/driftless-bootstrap.log. DRIFTLESS_SANDBOX=/dir: test mode.
+# Driftless head node of cluster alpha: torque on Ubuntu 24.04. docs/nodes.md
+# Logs to /var/log/driftless-bootstrap.log; idempotent, runs at every boot.
 set -euo pipefail
 shopt -s lastpipe
 umask 022
@@ -12,6 +11,7 @@ CLUSTER='alpha'
 STACK='driftless-alpha'
 REGION='us-east-1'
 PROXY='http://proxy.example.com:3128'
+PARAM='/driftless/alpha/head-node'
 QUEUES=('compute' )
 LOGIN_USER='hpc'
 WAIT_HANDLE='${HeadNodeWaitHandle}'
@@ -218,9 +218,8 @@ return 1
 
 boot_unit() {
 sandboxed && return 0
-local md=http://169.254.169.254/latest
 printf '[Unit]\nAfter=network-online.target cloud-final.service\n[Service]\nType=oneshot\nExecStart=/bin/bash -c %s\n[Install]\nWantedBy=multi-user.target\n' \
-"'t=$\$(curl -fsS --retry 10 -X PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $md/api/token) && curl -fsS -H \"X-aws-ec2-metadata-token: $\$t\" $md/user-data | bash'" |
+"'t=\$\$(curl -sX PUT -H \"X-aws-ec2-metadata-token-ttl-seconds: 60\" $IMDS/latest/api/token); curl -s -H \"X-aws-ec2-metadata-token: \$\$t\" $IMDS/latest/user-data | bash'" |
 write_file /etc/systemd/system/driftless-bootstrap.service
 systemctl daemon-reload
 systemctl enable driftless-bootstrap.service
@@ -229,6 +228,22 @@ systemctl enable driftless-bootstrap.service
 scheduler_env() {
 printf '%s\n' "$@" | write_file "$ROOT/etc/driftless/scheduler.env"
 printf 'set -a; . /etc/driftless/scheduler.env; set +a\n' | write_file "$ROOT/etc/profile.d/driftless-scheduler.sh"
+}
+
+ssm() {
+aws_curl ssm "${!DRIFTLESS_SSM_ENDPOINT:-https://ssm.$REGION.amazonaws.com}/" -H "X-Amz-Target: AmazonSSM.$1" \
+-H 'Content-Type: application/x-amz-json-1.1' --data "$2"
+}
+
+publish_host_key() {
+local f key=""
+for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
+if [ -s "$f" ]; then key=$(cut -d' ' -f1,2 "$f") && break; fi
+done
+if [ -z "$key" ] && sandboxed; then log "sandbox: no SSH host key to publish"; return 0; fi
+[ -n "$key" ] || die "no SSH host key in /etc/ssh"
+retry 24 ssm PutParameter "{\"Name\":\"$PARAM/host-key\",\"Value\":\"$key\",\"Type\":\"String\",\"Overwrite\":true}" >/dev/null ||
+die "cannot write the host key to SSM parameter $PARAM/host-key"
 }
 
 save_self() { write_file "$STATE/bootstrap.sh" 0700 <"${!BASH_SOURCE[0]}"; }
@@ -411,6 +426,7 @@ step post-install
 site_script post-install "$POST_INSTALL" "${!POST_INSTALL_ARGS[@]}"
 step boot
 boot_unit
+publish_host_key
 step signal
 signal SUCCESS "head node $NODE ($INSTANCE_ID) is ready"
 log "bootstrap done"
