@@ -318,7 +318,9 @@ func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string
 	r.metrics.sched.inFlight.Dec()
 
 	log := r.log.With("cluster", ch.Cluster, "revision", revision, "action", string(ch.Action))
-	if ch.Action != diff.Blocked {
+	// A cluster waiting for its drain has no outcome yet: counting each
+	// cycle's check as a failed apply would page someone for a wait.
+	if ch.Action != diff.Blocked && v.reason != "DrainingForUpdate" {
 		r.metrics.action(string(ch.Action), err == nil)
 		r.metrics.sched.duration.WithLabelValues(string(ch.Action), result(err == nil)).Observe(res.Duration.Seconds())
 	}
