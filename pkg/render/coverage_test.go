@@ -28,6 +28,7 @@ var notRendered = map[string]string{
 	"policy.prune":                 "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
 	"policy.terminationProtection": "apply sets it on the stack (UpdateTerminationProtection); templates cannot",
 	"policy.onDrift":               "the daemon reads it from the spec in the template's Metadata; it is no resource setting",
+	"policy.recreateFailed":        "the daemon reads it when a stack is in a failed state; it is no resource setting",
 	"policy.approve[]":             "the daemon reads it from the spec when it plans a change; it is no resource setting",
 }
 
