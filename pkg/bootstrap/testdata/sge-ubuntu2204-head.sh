@@ -373,7 +373,7 @@ need sge_qmaster "$NOSGE"
 local admin=sgeadmin q=${!QUEUES[0]}
 mkdir -p "$CELL_DIR/common" "$SGE_SPOOL/qmaster/job_scripts" "$SGE_SPOOL/db" "$SGE_SPOOL/execd"
 chown -R "$admin:$admin" "$CELL_DIR" "$SGE_SPOOL"
-if [ ! -s "$CELL_DIR/common/bootstrap" ]; then
+if [ ! -s "$CELL_DIR/common/act_qmaster" ]; then
 log "making cell $SGE_CELL"
 printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'spooling_method berkeleydb' \
 'spooling_lib libspoolb' "spooling_params $SGE_SPOOL/db" 'binary_path /usr/sbin' \
@@ -381,7 +381,8 @@ printf '%s\n' 'admin_user sgeadmin' 'default_domain none' 'ignore_fqdn true' 'sp
 'scheduler_threads 1' >"$CELL_DIR/common/bootstrap"
 echo "$NODE" >"$CELL_DIR/common/act_qmaster"
 chown -R "$admin:$admin" "$CELL_DIR"
-su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin"
+su -s /bin/sh -c "/usr/share/gridengine/scripts/init_cluster $SGE_ROOT $SGE_CELL $SGE_SPOOL/db $admin" "$admin" ||
+{ rm -f "$CELL_DIR/common/act_qmaster"; die "init_cluster failed"; }
 fi
 PIDFILE=$SGE_SPOOL/qmaster/qmaster.pid service gridengine-master sge_qmaster
 wait_for 60 qconf -sh >/dev/null 2>&1 || die "no sge_qmaster"
