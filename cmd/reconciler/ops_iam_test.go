@@ -42,6 +42,7 @@ type policyDoc struct {
 var notExercised = map[string]string{
 	"cloudformation:DetectStackDrift":            "moto 5.x does not implement CloudFormation drift detection",
 	"cloudformation:DescribeStackResourceDrifts": "moto 5.x does not implement CloudFormation drift detection",
+	"cloudformation:UpdateTerminationProtection": "moto 5.x does not implement it; pkg/apply tests it with a fake",
 }
 
 // ownByCondition reports whether a statement's condition limits it to

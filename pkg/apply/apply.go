@@ -203,6 +203,8 @@ func (a *Applier) createStack(ctx context.Context, log *slog.Logger, d *render.S
 		Tags:               stackTags(d, revision),
 		Capabilities:       capabilities,
 		ClientRequestToken: aws.String(token),
+
+		EnableTerminationProtection: aws.Bool(d.TerminationProtection),
 	})
 	switch {
 	case err == nil:
@@ -277,6 +279,11 @@ func (a *Applier) update(ctx context.Context, log *slog.Logger, w *waiter, ch di
 			return "", err
 		}
 		in.TemplateBody = aws.String(string(d.Template))
+	}
+	if l := ch.Live; l != nil && l.TerminationProtection != d.TerminationProtection {
+		if err := a.protect(ctx, log, stack, d.TerminationProtection); err != nil {
+			return "", err
+		}
 	}
 	if _, err := a.Stacks.UpdateStack(ctx, in); err != nil {
 		if isNoUpdates(err) {

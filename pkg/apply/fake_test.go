@@ -104,6 +104,13 @@ func (f *fakeStacks) ContinueUpdateRollback(_ context.Context, in *cloudformatio
 	return f.cont(in)
 }
 
+// UpdateTerminationProtection is recorded; moto 5.x does not implement it.
+func (f *fakeStacks) UpdateTerminationProtection(_ context.Context, in *cloudformation.UpdateTerminationProtectionInput,
+	_ ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error) {
+	f.record("UpdateTerminationProtection", in)
+	return &cloudformation.UpdateTerminationProtectionOutput{StackId: in.StackName}, nil
+}
+
 func (f *fakeStacks) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput,
 	_ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
 	return f.describe(in)
@@ -368,5 +375,53 @@ func TestWaitStopsWithContext(t *testing.T) {
 	var te *apply.TimeoutError
 	if errors.As(err, &te) {
 		t.Errorf("a canceled wait reported a timeout: %v", err)
+	}
+}
+
+// TestTerminationProtectionFollowsThePolicy: a create carries the spec's
+// policy.terminationProtection, and an update that changes it sets it on the
+// live stack before the stack update.
+func TestTerminationProtectionFollowsThePolicy(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		action     diff.Action
+		live, want bool
+		calls      []string
+	}{
+		{"create protected", diff.Create, false, true, []string{"CreateStack"}},
+		{"update turns it on", diff.Update, false, true, []string{"UpdateTerminationProtection", "UpdateStack"}},
+		{"update turns it off", diff.Update, true, false, []string{"UpdateTerminationProtection", "UpdateStack"}},
+		{"update leaves it", diff.Update, true, true, []string{"UpdateStack"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stacks := &fakeStacks{describe: statuses("", cfntypes.StackStatusUpdateComplete)}
+			if tt.action == diff.Create {
+				stacks.describe = statuses("", cfntypes.StackStatusCreateComplete)
+			}
+			a := &apply.Applier{Stacks: stacks, Groups: noGroups{t}, PollInterval: time.Millisecond, Timeout: time.Minute}
+			d := testStack()
+			d.TerminationProtection = tt.want
+			d.Groups = nil
+			ch := diff.Change{Cluster: "hpc", Action: tt.action, Desired: d}
+			if tt.action == diff.Update {
+				ch.Live = &diff.Live{Cluster: "hpc", StackName: "driftless-hpc", StackID: stackID, Hash: "h1", TerminationProtection: tt.live}
+			}
+			if _, err := a.Apply(t.Context(), ch, "rev"); err != nil {
+				t.Fatal(err)
+			}
+			if got := stacks.mutations(); !slices.Equal(got, tt.calls) {
+				t.Fatalf("calls %v, want %v", got, tt.calls)
+			}
+			switch in := stacks.input(tt.calls[0]).(type) {
+			case *cloudformation.CreateStackInput:
+				if aws.ToBool(in.EnableTerminationProtection) != tt.want {
+					t.Errorf("EnableTerminationProtection = %v, want %v", aws.ToBool(in.EnableTerminationProtection), tt.want)
+				}
+			case *cloudformation.UpdateTerminationProtectionInput:
+				if aws.ToBool(in.EnableTerminationProtection) != tt.want {
+					t.Errorf("EnableTerminationProtection = %v, want %v", aws.ToBool(in.EnableTerminationProtection), tt.want)
+				}
+			}
+		})
 	}
 }

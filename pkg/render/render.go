@@ -25,6 +25,9 @@ type Stack struct {
 	Tags map[string]string
 	// Groups are the compute Auto Scaling groups the template declares.
 	Groups []Group
+	// TerminationProtection is the stack setting of the same name, from
+	// the spec's policy; templates cannot carry it, so apply sets it.
+	TerminationProtection bool
 }
 
 // Group is one compute Auto Scaling group of a rendered stack.

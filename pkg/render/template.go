@@ -147,6 +147,8 @@ func render(c *spec.Cluster) (*Stack, error) {
 		Hash:     hex.EncodeToString(sum[:]),
 		Tags:     stackTags(c),
 		Groups:   groups,
+
+		TerminationProtection: c.Policy.TerminationProtection,
 	}, nil
 }
 
