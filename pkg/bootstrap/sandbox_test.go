@@ -168,11 +168,11 @@ func waitFor(timeout time.Duration, f func() error) error {
 func TestSlurmClusterInSandbox(t *testing.T) {
 	nodes.Need(t, "bash", "curl", "munged", "munge", "unmunge", "slurmctld", "slurmd", "scontrol", "sbatch", "sinfo", "srun")
 	sb := nodes.New(t, nodes.Options{Bridge: true, Hosts: []nodes.Host{
-		{Name: "dl-head", Addr: "198.18.0.10"}, {Name: "dl-c1", Addr: "198.18.0.11"}, {Name: "dl-c2", Addr: "198.18.0.12"},
+		{Name: "dl-head", Addr: "127.0.1.10"}, {Name: "dl-c1", Addr: "127.0.1.11"}, {Name: "dl-c2", Addr: "127.0.1.12"},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	head := startNode(t, sb, "dl-head", "198.18.0.10", "i-0000000000000head", true)
+	head := startNode(t, sb, "dl-head", "127.0.1.10", "i-0000000000000head", true)
 	l, err := sb.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		}
 	}
 	fileHas(t, filepath.Join(head.dir, "post-install.host"), "dl-head\nfrom-s3\n")
-	fileHas(t, filepath.Join(head.dir, "etc/exports.d/driftless.exports"), "/shared 198.18.0.0/24(rw,sync,no_subtree_check,no_root_squash)")
+	fileHas(t, filepath.Join(head.dir, "etc/exports.d/driftless.exports"), "/shared 127.0.1.0/24(rw,sync,no_subtree_check,no_root_squash)")
 
 	// A second run, as at a reboot, changes nothing and signals nothing.
 	ctldPID, _ := os.ReadFile(filepath.Join(head.dir, "run/slurmctld.pid"))
@@ -257,7 +257,7 @@ func TestSlurmClusterInSandbox(t *testing.T) {
 		t.Errorf("adding a queue restarted slurmctld (%s -> %s)", ctldPID, again)
 	}
 	for i, name := range []string{"dl-c1", "dl-c2"} {
-		c := startNode(t, sb, name, fmt.Sprintf("198.18.0.%d", 11+i), "i-00000000000000c"+fmt.Sprint(i+1), true)
+		c := startNode(t, sb, name, fmt.Sprintf("127.0.1.%d", 11+i), "i-00000000000000c"+fmt.Sprint(i+1), true)
 		cfg := Config{
 			Cluster: "sbx", Stack: "driftless-sbx", Region: "us-east-1", Scheduler: "slurm", OS: "ubuntu2404",
 			Role: RoleCompute, Queue: "compute", LoginUser: "ubuntu", HeadAddress: Value{Sub: "HeadNode.PrivateIp"},

@@ -48,14 +48,19 @@ type Options struct {
 	// its own, linked to the bridge at its Host address: nodes then reach
 	// each other from their own addresses, as instances do (Slurm takes a
 	// node's address, and srun's, from the connections it receives). The
-	// addresses live only in namespaces the test made; nothing leaves the
-	// machine.
+	// addresses are loopback addresses (127.0.1.0/24, routed between the
+	// namespaces with route_localnet) and live only in namespaces the test
+	// made; nothing leaves the machine.
 	Bridge bool
 }
 
 // BridgeAddr is the bridge's address in a Bridge sandbox; servers the
 // nodes reach (metadata, signal capture) listen there.
-const BridgeAddr = "198.18.0.1"
+const BridgeAddr = "127.0.1.1"
+
+// localnet lets a namespace route loopback addresses over its other
+// interfaces, so the nodes' addresses can stay in 127.0.0.0/8.
+const localnet = "sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.default.route_localnet=1"
 
 // Sandbox is a set of namespaces the node scripts run in.
 type Sandbox struct {
@@ -124,7 +129,7 @@ func New(t testing.TB, opts Options) *Sandbox {
 		setup += " && ip link set lo up"
 	}
 	if opts.Bridge {
-		setup += " && ip link add br0 type bridge && ip addr add " + BridgeAddr + "/24 dev br0 && ip link set br0 up"
+		setup += " && " + localnet + " && ip link add br0 type bridge && ip addr add " + BridgeAddr + "/24 dev br0 && ip link set br0 up"
 	}
 	args = append(args, "--", "sh", "-c", setup+" && echo ready && exec sleep 86400")
 	s.holder = exec.Command("unshare", args...)
@@ -201,7 +206,7 @@ func (s *Sandbox) Node(h Host) {
 		t.Fatal("nodes: Node needs a Bridge sandbox")
 	}
 	holder := exec.Command("nsenter", "-t", strconv.Itoa(s.pid), "-m", "--", "unshare", "--net", "--uts", "--",
-		"sh", "-c", `hostname "$0" && ip link set lo up && echo ready && exec sleep 86400`, h.Name)
+		"sh", "-c", `hostname "$0" && ip link set lo up && `+localnet+` && echo ready && exec sleep 86400`, h.Name)
 	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
