@@ -197,6 +197,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 	app := &apply.Applier{
 		Stacks:       clients.CFN,
 		Groups:       clients.ASG,
+		Images:       clients.SSM,
 		Log:          log.With("component", "apply"),
 		PollInterval: pollInterval(cfg),
 		Timeout:      cfg.StackTimeout,

@@ -83,6 +83,10 @@ type Applier struct {
 	// change is waited for. Applies of several clusters call it at once,
 	// so it must be safe for concurrent use.
 	Progress func(Event)
+	// Images resolves the image parameters of a stack being created
+	// (render.ImageParameter); a stack that has them cannot be created
+	// without it.
+	Images Images
 	// Retain lists, per cluster, the logical ids of resources a person
 	// has allowed the daemon to leave as they are: a retried delete of a
 	// DELETE_FAILED stack keeps them (RetainResources) and a continued
@@ -197,9 +201,14 @@ func (a *Applier) create(ctx context.Context, log *slog.Logger, w *waiter, ch di
 // createStack sends CreateStack. fresh is false when the stack already
 // existed, made from this very template by an earlier attempt.
 func (a *Applier) createStack(ctx context.Context, log *slog.Logger, d *render.Stack, revision, token string) (id string, fresh bool, err error) {
+	params, err := a.createParameters(ctx, log, d)
+	if err != nil {
+		return "", false, err
+	}
 	out, err := a.Stacks.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:          aws.String(d.Name),
 		TemplateBody:       aws.String(string(d.Template)),
+		Parameters:         params,
 		Tags:               stackTags(d, revision),
 		Capabilities:       capabilities,
 		ClientRequestToken: aws.String(token),
@@ -285,6 +294,11 @@ func (a *Applier) update(ctx context.Context, log *slog.Logger, w *waiter, ch di
 			return "", err
 		}
 	}
+	params, err := a.updateParameters(ctx, log, d, stack)
+	if err != nil {
+		return "", err
+	}
+	in.Parameters = params
 	if _, err := a.Stacks.UpdateStack(ctx, in); err != nil {
 		if isNoUpdates(err) {
 			log.DebugContext(ctx, "no updates to perform")

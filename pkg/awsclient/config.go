@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -82,6 +83,9 @@ type Clients struct {
 	CFN *cloudformation.Client
 	ASG *autoscaling.Client
 	EC2 *ec2.Client
+	// SSM reads the public parameters naming the newest image of a base
+	// OS, which apply resolves when it creates a stack.
+	SSM *ssm.Client
 }
 
 // New builds the clients. rec may be nil; calls are then not recorded, but
@@ -95,6 +99,7 @@ func New(ctx context.Context, cfg Config, rec *Recorder) (*Clients, error) {
 		CFN: cloudformation.NewFromConfig(awsCfg),
 		ASG: autoscaling.NewFromConfig(awsCfg),
 		EC2: ec2.NewFromConfig(awsCfg),
+		SSM: ssm.NewFromConfig(awsCfg),
 	}, nil
 }
 

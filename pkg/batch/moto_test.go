@@ -20,6 +20,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/driftless/driftless/internal/testbed/images"
 	"github.com/driftless/driftless/internal/testbed/moto"
 	"github.com/driftless/driftless/pkg/batch"
 	"github.com/driftless/driftless/pkg/render"
@@ -113,6 +114,7 @@ batch:
 	if _, err := c.cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Parameters:   images.Parameters(t, c.cfn, st),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 	}); err != nil {
 		t.Fatalf("create stack: %v", err)

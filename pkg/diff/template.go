@@ -192,13 +192,19 @@ func parseTemplate(body []byte) (*cfnTemplate, error) {
 // compareTemplates lists the resources that differ between the live
 // template and the desired one, sorted by logical id. A property whose
 // value refers to a template parameter whose definition changed counts as
-// changed: the value it resolves to may differ.
+// changed: the value it resolves to may differ. A parameter the live
+// template has and the desired one declares without a Default is not
+// changed by a new definition: its value is the one apply passes, which
+// for such a parameter (an image, render.ImageParameter) is the stack's
+// own.
 func compareTemplates(old, new *cfnTemplate) []ResourceChange {
 	changedParams := map[string]bool{}
 	for name, p := range new.Parameters {
-		if q, ok := old.Parameters[name]; !ok || !jsonEqual(p, q) {
-			changedParams[name] = true
+		q, ok := old.Parameters[name]
+		if ok && (jsonEqual(p, q) || !hasDefault(p)) {
+			continue
 		}
+		changedParams[name] = true
 	}
 	var out []ResourceChange
 	ids := map[string]bool{}
@@ -311,6 +317,12 @@ func refersTo(v any, params map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// hasDefault reports whether a parameter definition has a Default.
+func hasDefault(p json.RawMessage) bool {
+	var def struct{ Default json.RawMessage }
+	return json.Unmarshal(p, &def) != nil || def.Default != nil
 }
 
 func jsonEqual(a, b json.RawMessage) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftless/driftless/internal/testbed/moto"
@@ -74,7 +75,7 @@ compute:
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &apply.Applier{Stacks: cfn, Groups: asg, Log: slog.New(slog.DiscardHandler), PollInterval: 100 * time.Millisecond, Timeout: time.Minute}
+	app := &apply.Applier{Stacks: cfn, Groups: asg, Images: ssm.NewFromConfig(cfg), Log: slog.New(slog.DiscardHandler), PollInterval: 100 * time.Millisecond, Timeout: time.Minute}
 	if _, err := app.Apply(ctx, diff.Change{Cluster: "hpc", Action: diff.Create, Desired: st}, "rev1"); err != nil {
 		t.Fatalf("create the stack: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
+	"github.com/driftless/driftless/internal/testbed/images"
 	"github.com/driftless/driftless/internal/testbed/moto"
 	"github.com/driftless/driftless/pkg/awsclient"
 	"github.com/driftless/driftless/pkg/inventory"
@@ -101,6 +102,7 @@ func create(t *testing.T, cfn *cloudformation.Client, c *spec.Cluster, rev strin
 	if _, err := cfn.CreateStack(t.Context(), &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Parameters:   images.Parameters(t, cfn, st),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 		Tags:         list,
 	}); err != nil {

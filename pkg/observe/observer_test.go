@@ -12,6 +12,7 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/driftless/driftless/internal/testbed/images"
 	"github.com/driftless/driftless/internal/testbed/moto"
 	"github.com/driftless/driftless/pkg/awsclient"
 	"github.com/driftless/driftless/pkg/diff"
@@ -57,6 +58,7 @@ func createRendered(t *testing.T, cfn *cloudformation.Client, st *render.Stack) 
 	in := &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Parameters:   images.Parameters(t, cfn, st),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 	}
 	for k, v := range tags {

@@ -106,7 +106,7 @@ func (b *bed) reconciler(opts reconcile.Options) *reconcile.Reconciler {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	app := &apply.Applier{Stacks: cl.CFN, Groups: cl.ASG, Log: log, PollInterval: 20 * time.Millisecond, Timeout: time.Minute}
+	app := &apply.Applier{Stacks: cl.CFN, Groups: cl.ASG, Images: cl.SSM, Log: log, PollInterval: 20 * time.Millisecond, Timeout: time.Minute}
 	obs := reconcile.ObserverFunc(func(ctx context.Context) ([]diff.Live, error) { return observe.Observe(ctx, cl.CFN, cl.ASG) })
 	m := reconcile.NewMetrics()
 	if err := m.Register(b.reg); err != nil {

@@ -17,11 +17,8 @@ const (
 type osInfo struct {
 	// images are the public SSM parameters naming the newest image of
 	// the OS per architecture. A cluster without its own AMI gets its image
-	// through a template parameter of type
-	// AWS::SSM::Parameter::Value<AWS::EC2::Image::Id> defaulting to one of
-	// these, so CloudFormation resolves the image at create and update
-	// time and the template stays the same from one image release to the
-	// next. Empty when the OS publishes none.
+	// through an ImageParameter that apply resolves from one of these when
+	// it creates the stack. Empty when the OS publishes none.
 	images map[string]string
 	// paramPrefix names the OS in the template parameter's logical id.
 	paramPrefix string
@@ -144,9 +141,30 @@ func archOf(instanceType string) string {
 	return archX86
 }
 
+// ImageParameter is a template parameter that takes the image of the
+// nodes of a cluster without a custom AMI.
+//
+// The template gives it no default: apply resolves Path when it creates
+// the stack and keeps the stack's value on every update
+// (UsePreviousValue), so the image changes only when the spec does. A
+// parameter of type AWS::SSM::Parameter::Value<AWS::EC2::Image::Id> would
+// be resolved again by CloudFormation at every stack update: once a new
+// image is published, an update the plan shows as harmless would replace
+// the head node, and its root volume with it.
+type ImageParameter struct {
+	// Name is the parameter's logical id, e.g. Alinux2X86ImageId. It names
+	// the base OS and the architecture, so a spec that changes either gets
+	// a new parameter, resolved anew. A new Path under an existing Name
+	// changes no live stack's image.
+	Name string
+	// Path is the public SSM parameter naming the newest image of the
+	// base OS for the architecture.
+	Path string
+}
+
 // imageFor returns the ImageId value for an instance of the given type: the
-// spec's AMI when it names one, else a Ref to the base OS's default image
-// parameter for the instance's architecture, declared on first use.
+// spec's AMI when it names one, else a Ref to the ImageParameter of the base
+// OS and the instance's architecture, declared on first use.
 func (b *builder) imageFor(instanceType string) any {
 	if b.c.HeadNode.AMI != "" {
 		return b.c.HeadNode.AMI
@@ -164,10 +182,13 @@ func (b *builder) imageFor(instanceType string) any {
 	}
 	id := info.paramPrefix + map[string]string{archX86: "X86", archArm64: "Arm64"}[arch] + "ImageId"
 	b.addParameter(id, parameter{
-		Type:        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-		Default:     path,
-		Description: "SSM parameter naming the " + name + " " + arch + " image of nodes without a custom AMI",
+		Type:        "AWS::EC2::Image::Id",
+		Description: "The " + name + " " + arch + " image of nodes without a custom AMI, resolved from " + path + " once and kept by updates",
 	})
+	if b.images == nil {
+		b.images = map[string]string{}
+	}
+	b.images[id] = path
 	return ref(id)
 }
 

@@ -15,6 +15,7 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/driftless/driftless/internal/testbed/moto"
 	"github.com/driftless/driftless/pkg/spec"
@@ -37,6 +38,7 @@ type motoClients struct {
 	cfn   *cloudformation.Client
 	asg   *autoscaling.Client
 	batch *awsbatch.Client
+	ssm   *ssm.Client
 	net   moto.Network
 }
 
@@ -56,6 +58,7 @@ func newMotoClients(t *testing.T) motoClients {
 		cfn:   cloudformation.NewFromConfig(cfg),
 		asg:   autoscaling.NewFromConfig(cfg),
 		batch: awsbatch.NewFromConfig(cfg),
+		ssm:   ssm.NewFromConfig(cfg),
 	}
 	m.net = moto.NewNetwork(t, t.Context(), m.ec2)
 	return m
@@ -70,9 +73,20 @@ func (m motoClients) create(t *testing.T, st *Stack) map[string]string {
 	for k, v := range st.Tags {
 		tags = append(tags, cfntypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
+	// Each image parameter gets the image its SSM path names, as apply
+	// gives it; moto publishes the Amazon Linux paths.
+	var params []cfntypes.Parameter
+	for _, p := range st.Images {
+		out, err := m.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(p.Path)})
+		if err != nil {
+			t.Fatalf("image parameter %s: %v", p.Name, err)
+		}
+		params = append(params, cfntypes.Parameter{ParameterKey: aws.String(p.Name), ParameterValue: out.Parameter.Value})
+	}
 	_, err := m.cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Parameters:   params,
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 		Tags:         tags,
 	})

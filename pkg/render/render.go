@@ -28,6 +28,10 @@ type Stack struct {
 	// TerminationProtection is the stack setting of the same name, from
 	// the spec's policy; templates cannot carry it, so apply sets it.
 	TerminationProtection bool
+	// Images are the template's image parameters, sorted by name; none
+	// when the spec names its AMI. Every create and update must give each
+	// a value (apply does).
+	Images []ImageParameter
 }
 
 // Group is one compute Auto Scaling group of a rendered stack.

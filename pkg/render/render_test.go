@@ -374,7 +374,12 @@ func TestTemplateContent(t *testing.T) {
 		{"head subnet by default", jsonOf(t, d.Resources["QueueComputeGroup"].Properties["VPCZoneIdentifier"]), `["subnet-0123456789abcdef0"]`},
 		{"graviton queue gets the arm64 image", jsonOf(t, d.Resources["QueueBigMemLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"Alinux2Arm64ImageId"}`},
 		{"x86 queue gets the x86 image", jsonOf(t, d.Resources["QueueComputeLaunchTemplate"].Properties["LaunchTemplateData"].(map[string]any)["ImageId"]), `{"Ref":"Alinux2X86ImageId"}`},
-		{"arm64 image parameter", d.Parameters["Alinux2Arm64ImageId"]["Default"], baseOSes["alinux2"].images[archArm64]},
+		{"arm64 image parameter is a plain image id", d.Parameters["Alinux2Arm64ImageId"]["Type"], "AWS::EC2::Image::Id"},
+		{"image parameter has no default", d.Parameters["Alinux2Arm64ImageId"]["Default"], nil},
+		{"image parameters named for apply", jsonOf(t, st.Images), jsonOf(t, []ImageParameter{
+			{Name: "Alinux2Arm64ImageId", Path: baseOSes["alinux2"].images[archArm64]},
+			{Name: "Alinux2X86ImageId", Path: baseOSes["alinux2"].images[archX86]},
+		})},
 		{"group output", jsonOf(t, d.Outputs["BigMemGroupName"]["Value"]), `{"Ref":"QueueBigMemGroup"}`},
 		{"login user output", d.Outputs["LoginUser"]["Value"], "ec2-user"},
 		{"public ip output", jsonOf(t, d.Outputs["HeadNodePublicIp"]["Value"]), `{"Ref":"HeadNodeElasticIp"}`},

@@ -55,6 +55,8 @@ type builder struct {
 	stackName string
 	t         template
 	err       error
+	// images maps each image parameter declared to its SSM path.
+	images map[string]string
 }
 
 func (b *builder) addResource(id string, r resource) {
@@ -147,9 +149,19 @@ func render(c *spec.Cluster) (*Stack, error) {
 		Hash:     hex.EncodeToString(sum[:]),
 		Tags:     stackTags(c),
 		Groups:   groups,
+		Images:   imageParameters(b.images),
 
 		TerminationProtection: c.Policy.TerminationProtection,
 	}, nil
+}
+
+// imageParameters lists the image parameters declared, sorted by name.
+func imageParameters(m map[string]string) []ImageParameter {
+	var out []ImageParameter
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, ImageParameter{Name: name, Path: m[name]})
+	}
+	return out
 }
 
 // metadata records the spec the template was rendered from, so a later diff

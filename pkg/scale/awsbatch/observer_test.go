@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/driftless/driftless/internal/testbed/images"
 	"github.com/driftless/driftless/internal/testbed/moto"
 	prombed "github.com/driftless/driftless/internal/testbed/prometheus"
 	"github.com/driftless/driftless/pkg/batch"
@@ -74,6 +75,7 @@ batch:
 	if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(st.Name),
 		TemplateBody: aws.String(string(st.Template)),
+		Parameters:   images.Parameters(t, cfn, st),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
 	}); err != nil {
 		t.Fatalf("create stack: %v", err)
