@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -85,11 +86,22 @@ func (r *Reconciler) preflight(ctx context.Context, changes []diff.Change, clust
 		}
 		// Logged when it starts or changes; the status says it every cycle.
 		level := slog.LevelWarn
-		if prev, ok := r.status.Get(ch.Cluster); ok && prev.Reason == ch.Hold && prev.Message == ch.Reason {
+		if prev, ok := r.status.Get(ch.Cluster); ok && prev.Reason == ch.Hold && sameHold(prev.Message, ch.Reason) {
 			level = slog.LevelDebug
 		}
 		r.log.Log(ctx, level, "pre-flight checks failed; cluster not touched", "cluster", ch.Cluster, "reason", ch.Hold, "failures", ch.Reason)
 	}
+}
+
+// requestID is the request id the SDK quotes in an AWS error
+// ("StatusCode: 403, RequestID: 0b7e…, api error …"), new in every answer.
+var requestID = regexp.MustCompile(`RequestID: [^,]*, `)
+
+// sameHold reports whether two hold reasons say the same thing but for
+// the request ids of the errors they quote: checks that keep failing the
+// same way are logged once, not every cycle.
+func sameHold(a, b string) bool {
+	return a == b || requestID.ReplaceAllString(a, "") == requestID.ReplaceAllString(b, "")
 }
 
 // hold turns a change whose checks failed into a Hold that says why.
