@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -118,7 +119,15 @@ type AWSConfig struct {
 	// on each stack; 0 turns it off. Unset, it is 6h against AWS and off
 	// with an endpoint (moto 5.x does not implement drift detection).
 	DriftDetection *time.Duration `yaml:"driftDetection"`
+	// CloudFormationRoleARN, when set, is the CloudFormation service role
+	// every stack operation names, so CloudFormation creates and deletes
+	// the clusters' resources with that role's permissions and the
+	// daemon's own need only its calls and iam:PassRole on the role.
+	CloudFormationRoleARN string `yaml:"cloudFormationRoleArn"`
 }
+
+// roleARNPattern is the form of an IAM role's ARN, in any partition.
+var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 
 // defaultDriftDetection is how often CloudFormation drift detection runs
 // per stack against AWS: each detection reads every resource of the stack
@@ -252,6 +261,9 @@ func (c *Config) validate() []string {
 	}
 	if d := c.AWS.DriftDetection; d != nil && *d != 0 && *d < 10*time.Minute {
 		bad("aws.driftDetection must be 0 (off) or at least 10m, got %s", *d)
+	}
+	if r := c.AWS.CloudFormationRoleARN; r != "" && !roleARNPattern.MatchString(r) {
+		bad("aws.cloudFormationRoleArn must be an IAM role's ARN (arn:aws:iam::123456789012:role/name), got %q", r)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen must be host:port, got %q", c.Listen)

@@ -198,6 +198,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, rec *recorders, o
 		Stacks:       clients.CFN,
 		Groups:       clients.ASG,
 		Images:       clients.SSM,
+		RoleARN:      cfg.AWS.CloudFormationRoleARN,
 		Log:          log.With("component", "apply"),
 		PollInterval: pollInterval(cfg),
 		Timeout:      cfg.StackTimeout,

@@ -87,6 +87,11 @@ type Applier struct {
 	// (render.ImageParameter); a stack that has them cannot be created
 	// without it.
 	Images Images
+	// RoleARN, when set, is the CloudFormation service role that every
+	// create, update, delete and continued rollback names: CloudFormation
+	// then acts with that role's permissions rather than the caller's,
+	// and the daemon's own credentials need only iam:PassRole on it.
+	RoleARN string
 	// Retain lists, per cluster, the logical ids of resources a person
 	// has allowed the daemon to leave as they are: a retried delete of a
 	// DELETE_FAILED stack keeps them (RetainResources) and a continued
@@ -212,6 +217,7 @@ func (a *Applier) createStack(ctx context.Context, log *slog.Logger, d *render.S
 		Tags:               stackTags(d, revision),
 		Capabilities:       capabilities,
 		ClientRequestToken: aws.String(token),
+		RoleARN:            a.roleARN(),
 
 		EnableTerminationProtection: aws.Bool(d.TerminationProtection),
 	})
@@ -278,6 +284,7 @@ func (a *Applier) update(ctx context.Context, log *slog.Logger, w *waiter, ch di
 		// even to the same template after a rollback, starts from
 		// another status and is not.
 		ClientRequestToken: aws.String(requestToken("update", stack, from, fromStatus, d.Hash, revision)),
+		RoleARN:            a.roleARN(),
 	}
 	if ch.Live != nil && ch.Live.Hash == d.Hash {
 		// Same template, other tags (a new revision or user tags): tags
@@ -331,7 +338,7 @@ func (a *Applier) delete(ctx context.Context, log *slog.Logger, w *waiter, clust
 	// No request token: deleting a stack that is being deleted is
 	// harmless, and a token reused after DELETE_FAILED could make
 	// CloudFormation ignore the second attempt.
-	in := &cloudformation.DeleteStackInput{StackName: aws.String(stack)}
+	in := &cloudformation.DeleteStackInput{StackName: aws.String(stack), RoleARN: a.roleARN()}
 	if l.Status == string(cfntypes.StackStatusDeleteFailed) {
 		// RetainResources is allowed only here, and only because a
 		// person listed the resources: the daemon never decides on its
@@ -390,7 +397,7 @@ func (a *Applier) continueRollback(ctx context.Context, log *slog.Logger, w *wai
 	reason := a.failureReason(ctx, stack, updateOp, l.StatusReason)
 	log = log.With("stack", l.StackName)
 	log.WarnContext(ctx, "the update and its rollback failed; continuing the rollback", "failure", reason)
-	in := &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(stack)}
+	in := &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(stack), RoleARN: a.roleARN()}
 	if skip := a.Retain[ch.Cluster]; len(skip) > 0 {
 		in.ResourcesToSkip = slices.Clone(skip)
 		log.WarnContext(ctx, "skipping the resources a person named", "skip", strings.Join(skip, ","))
@@ -572,6 +579,15 @@ func isNotFound(err error) bool {
 	var api smithy.APIError
 	return errors.As(err, &api) && api.ErrorCode() == "ValidationError" &&
 		strings.Contains(api.ErrorMessage(), "does not exist")
+}
+
+// roleARN is the service role to name in a call, nil for none: the stack
+// then keeps the role it was created with, if any.
+func (a *Applier) roleARN() *string {
+	if a.RoleARN == "" {
+		return nil
+	}
+	return aws.String(a.RoleARN)
 }
 
 func (a *Applier) now() time.Time {
