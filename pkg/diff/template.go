@@ -111,6 +111,12 @@ var updateBehaviour = map[string]map[string]Disruption{
 		"AssumeRolePolicyDocument": NoInterruption, "Policies": NoInterruption, "ManagedPolicyArns": NoInterruption,
 		"Tags": NoInterruption,
 	},
+	// The head node's permission to publish its host key: an inline
+	// policy CloudFormation edits in place.
+	"AWS::IAM::Policy": {
+		"PolicyName": NoInterruption, "PolicyDocument": NoInterruption,
+		"Roles": NoInterruption, "Users": NoInterruption, "Groups": NoInterruption,
+	},
 	"AWS::IAM::InstanceProfile": {
 		"InstanceProfileName": Replacement, "Path": Replacement, "Roles": NoInterruption,
 	},
