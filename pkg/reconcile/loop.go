@@ -38,7 +38,7 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}, hooks Hoo
 		wait := r.opts.Interval
 		if err != nil {
 			failures++
-			wait = Backoff(failures, r.opts.Interval, rand.Float64())
+			wait = Backoff(failures, time.Second, r.opts.Interval, rand.Float64())
 			r.log.Error("cycle failed", "error", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond).String())
 		} else {
 			if failures > 0 {
@@ -58,19 +58,4 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}, hooks Hoo
 		case <-after(wait):
 		}
 	}
-}
-
-// Backoff is the wait before retry number n (1-based) of a failed cycle:
-// 1 s doubling per failure, capped at limit, with up to ±20% jitter drawn
-// from u in [0, 1).
-func Backoff(n int, limit time.Duration, u float64) time.Duration {
-	d := time.Second
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	if d > limit {
-		d = limit
-	}
-	jitter := (u*0.4 - 0.2) * float64(d)
-	return d + time.Duration(jitter)
 }

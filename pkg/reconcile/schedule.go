@@ -126,10 +126,10 @@ func (r *Reconciler) WaitApplies() { r.sched.wg.Wait() }
 // can plan again without waiting for the poll interval.
 func (r *Reconciler) Finished() <-chan struct{} { return r.sched.done }
 
-// ClusterBackoff is the wait before the next attempt after n failed
-// applies in a row (n ≥ 1): base doubling per failure, capped at limit,
-// with up to ±20% jitter drawn from u in [0, 1).
-func ClusterBackoff(n int, base, limit time.Duration, u float64) time.Duration {
+// Backoff is the wait before the next attempt after n failures in a row
+// (n ≥ 1) — of a cluster's applies, or of whole cycles: base doubling per
+// failure, capped at limit, with up to ±20% jitter drawn from u in [0, 1).
+func Backoff(n int, base, limit time.Duration, u float64) time.Duration {
 	d := base
 	for i := 1; i < n && d < limit; i++ {
 		d *= 2
@@ -305,7 +305,7 @@ func (r *Reconciler) finish(ctx context.Context, ch diff.Change, revision string
 		t.explained, t.why = explainKey(ch), err
 	case v.failed:
 		t.failures++
-		d := ClusterBackoff(t.failures, r.opts.RetryBase, r.opts.RetryMax, r.rand())
+		d := Backoff(t.failures, r.opts.RetryBase, r.opts.RetryMax, r.rand())
 		if v.stop {
 			d = r.opts.RetryMax
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/driftless/driftless/pkg/render"
 )
 
-func TestClusterBackoff(t *testing.T) {
+func TestBackoff(t *testing.T) {
 	const base, limit = time.Minute, 30 * time.Minute
 	tests := []struct {
 		n    int
@@ -31,9 +31,9 @@ func TestClusterBackoff(t *testing.T) {
 		{60, 0, 24 * time.Minute},
 	}
 	for _, tt := range tests {
-		got := reconcile.ClusterBackoff(tt.n, base, limit, tt.u)
+		got := reconcile.Backoff(tt.n, base, limit, tt.u)
 		if d := got - tt.want; d < -time.Millisecond || d > time.Millisecond {
-			t.Errorf("ClusterBackoff(%d, u=%v) = %s, want %s", tt.n, tt.u, got, tt.want)
+			t.Errorf("Backoff(%d, u=%v) = %s, want %s", tt.n, tt.u, got, tt.want)
 		}
 	}
 }
